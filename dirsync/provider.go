@@ -83,3 +83,26 @@ type Event struct {
 	// Payload is the event as received, kept when the event is parked.
 	Payload json.RawMessage
 }
+
+// EventOutcome says what ApplyEvent did with an event.
+type EventOutcome string
+
+// The outcomes of ApplyEvent.
+const (
+	EventApplied   EventOutcome = "applied"   // written, with its processed-event mark
+	EventDuplicate EventOutcome = "duplicate" // already processed (or parked); nothing written
+	EventStale     EventOutcome = "stale"     // older than what is stored; only the mark was written
+	EventParked    EventOutcome = "parked"    // held by the guard for approval
+	EventIgnored   EventOutcome = "ignored"   // not about this source, or a kind that changes nothing
+)
+
+// EventResult is what Syncer.ApplyEvent reports. An event is stored (applied,
+// marked or parked) before ApplyEvent returns without error, so a webhook
+// may be acknowledged then.
+type EventResult struct {
+	Outcome EventOutcome
+	// Changes is the number of journal entries written.
+	Changes int
+	// Reason explains a parked or ignored event.
+	Reason string
+}
