@@ -81,7 +81,9 @@ func isFoldedASCII(s string) bool {
 }
 
 // nameSeparators split a person's name into words.
-func isNameSep(r rune) bool { return unicode.IsSpace(r) || r == '-' || r == '\'' || r == '.' || r == '’' }
+func isNameSep(r rune) bool {
+	return unicode.IsSpace(r) || r == '-' || r == '\'' || r == '.' || r == '’'
+}
 
 // emailSeparators split an email address into words.
 func isEmailSep(r rune) bool {
@@ -94,7 +96,7 @@ func isTermSep(r rune) bool {
 }
 
 // Words returns the folded words a text search term can match for a person:
-// the words of the first and last name (split at white space, '-', '\'' and
+// the words of the first and last name (split at white space, '-', '\” and
 // '.'), the words of the email address (split at '@', '.', '_', '-' and '+'),
 // and the whole folded email address. Duplicates are removed; the order is
 // stable. Every store indexes exactly these words.
@@ -130,7 +132,7 @@ func Terms(text string) []string {
 	return strings.Fields(Fold(text))
 }
 
-// TermParts splits one folded term at '-', '\'', '.', '_', '+' and '@'. A term
+// TermParts splits one folded term at '-', '\”, '.', '_', '+' and '@'. A term
 // matches a person when it is a prefix of one of the person's Words, or when
 // every one of its parts is.
 func TermParts(term string) []string {
