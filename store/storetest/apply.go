@@ -1,0 +1,6 @@
+package storetest
+
+import "testing"
+
+func (s *suite) applyCases(t testing.TB) {
+}
