@@ -177,14 +177,14 @@ func (t *reportT) Fatalf(format string, args ...any) {
 	t.Errorf(format, args...)
 	runtime.Goexit()
 }
-func (t *reportT) Helper()                           {}
-func (t *reportT) Log(args ...any)                   {}
-func (t *reportT) Logf(format string, args ...any)   {}
-func (t *reportT) Name() string                      { return t.name }
-func (t *reportT) Output() io.Writer                 { return io.Discard }
-func (t *reportT) Context() context.Context          { return t.ctx }
-func (t *reportT) Skip(args ...any)                  { t.SkipNow() }
-func (t *reportT) Skipf(format string, args ...any)  { t.SkipNow() }
+func (t *reportT) Helper()                          {}
+func (t *reportT) Log(args ...any)                  {}
+func (t *reportT) Logf(format string, args ...any)  {}
+func (t *reportT) Name() string                     { return t.name }
+func (t *reportT) Output() io.Writer                { return io.Discard }
+func (t *reportT) Context() context.Context         { return t.ctx }
+func (t *reportT) Skip(args ...any)                 { t.SkipNow() }
+func (t *reportT) Skipf(format string, args ...any) { t.SkipNow() }
 func (t *reportT) SkipNow() {
 	t.mu.Lock()
 	t.skipped = true
