@@ -1,0 +1,529 @@
+package memstore
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/directorysync/directorysync/search"
+	"github.com/directorysync/directorysync/store"
+)
+
+// The filterable fields, as indexes into query.vals.
+const (
+	fDept = iota
+	fDiv
+	fOffice
+	fTag
+	nValueFields
+	fNone = -1 // skip no field
+)
+
+// maxPrefixWords bounds how many distinct words a text term's prefix may
+// cover for its users to serve as a candidate set; a shorter prefix is
+// checked on each candidate instead.
+const maxPrefixWords = 2048
+
+// query is a normalised search.Query compiled against one org.
+type query struct {
+	q       search.Query
+	vals    [nValueFields][]string // folded values; nil when the field is not filtered
+	groups  map[string]struct{}    // group IDs matched by the group filter; nil when none
+	terms   []string
+	sortIdx int
+}
+
+func (s *Store) foldValues(vals []string) []string {
+	if !s.faults.caseSensitive {
+		return search.FoldedValues(vals)
+	}
+	var out []string
+	for _, v := range vals {
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (s *Store) compile(o *org, q search.Query) *query {
+	c := &query{q: q, terms: search.Terms(q.Text), sortIdx: sortIndex(q.Sort)}
+	c.vals[fDept] = s.foldValues(q.Departments)
+	c.vals[fDiv] = s.foldValues(q.Divisions)
+	c.vals[fOffice] = s.foldValues(q.Offices)
+	c.vals[fTag] = s.foldValues(q.Tags)
+	if names := s.foldValues(q.Groups); len(names) > 0 {
+		c.groups = map[string]struct{}{}
+		for _, n := range names {
+			for id := range o.groupByName[n] {
+				c.groups[id] = struct{}{}
+			}
+		}
+		for _, v := range q.Groups {
+			if _, ok := o.groups[v]; ok {
+				c.groups[v] = struct{}{}
+			}
+		}
+	}
+	return c
+}
+
+// onlyStatus reports whether, ignoring field skip, the query filters by
+// nothing but status.
+func (c *query) onlyStatus(skip int) bool {
+	for f, v := range c.vals {
+		if f != skip && v != nil {
+			return false
+		}
+	}
+	return c.groups == nil && len(c.terms) == 0
+}
+
+// match reports whether r satisfies the query, ignoring field skip.
+func (o *org) match(r *userRec, c *query, skip int) bool {
+	switch c.q.Status {
+	case search.StatusActive:
+		if !r.u.Active {
+			return false
+		}
+	case search.StatusInactive:
+		if r.u.Active {
+			return false
+		}
+	}
+	for f, field := range [...]string{r.dept, r.div, r.office} {
+		if f != skip && c.vals[f] != nil && !slices.Contains(c.vals[f], field) {
+			return false
+		}
+	}
+	if skip != fTag && c.vals[fTag] != nil {
+		ok := false
+		for _, t := range r.tags {
+			if slices.Contains(c.vals[fTag], t) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if c.groups != nil {
+		ok := false
+		for gid := range o.userGroups[r.u.ID] {
+			if _, in := c.groups[gid]; in {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, t := range c.terms {
+		if !search.MatchTerm(t, r.words) {
+			return false
+		}
+	}
+	return true
+}
+
+// source is a candidate set: a superset of the users a query matches,
+// drawn from one index.
+type source struct {
+	est  int // its size, or an upper bound of it
+	sets []recSet
+	ids  []map[string]struct{} // user ID sets (group members)
+}
+
+func (src *source) each(o *org, yield func(*userRec) bool) {
+	multi := len(src.sets)+len(src.ids) > 1
+	var seen recSet
+	if multi {
+		seen = make(recSet, src.est)
+	}
+	visit := func(r *userRec) bool {
+		if multi {
+			if _, ok := seen[r]; ok {
+				return true
+			}
+			seen[r] = struct{}{}
+		}
+		return yield(r)
+	}
+	for _, set := range src.sets {
+		for r := range set {
+			if !visit(r) {
+				return
+			}
+		}
+	}
+	for _, ids := range src.ids {
+		for id := range ids {
+			if r := o.users[id]; r != nil && !visit(r) {
+				return
+			}
+		}
+	}
+}
+
+// prefixSets returns the user sets of the words starting with p, or
+// ok == false when more than maxPrefixWords words do.
+func (o *org) prefixSets(p string) (sets []recSet, est int, ok bool) {
+	for w := range o.wordIdx.from(func(w string) bool { return w >= p }) {
+		if !strings.HasPrefix(w, p) {
+			break
+		}
+		if len(sets) == maxPrefixWords {
+			return nil, 0, false
+		}
+		set := o.words[w]
+		sets = append(sets, set)
+		est += len(set)
+	}
+	return sets, est, true
+}
+
+// best returns the smallest candidate set for the query ignoring field skip,
+// or nil when no index narrows it.
+func (o *org) best(c *query, skip int) *source {
+	var b *source
+	consider := func(src *source) {
+		if b == nil || src.est < b.est {
+			b = src
+		}
+	}
+	indexes := [nValueFields]*valueIndex{o.dept, o.div, o.office, o.tag}
+	for f, vals := range c.vals {
+		if f == skip || vals == nil {
+			continue
+		}
+		src := &source{}
+		for _, v := range vals {
+			if set := indexes[f].sets[v]; set != nil {
+				src.sets = append(src.sets, set)
+				src.est += len(set)
+			}
+		}
+		consider(src)
+	}
+	if c.groups != nil {
+		src := &source{}
+		for gid := range c.groups {
+			if m := o.members[gid]; m != nil {
+				src.ids = append(src.ids, m)
+				src.est += len(m)
+			}
+		}
+		consider(src)
+	}
+	for _, t := range c.terms {
+		sets, est, ok := o.prefixSets(t)
+		if !ok {
+			continue
+		}
+		if parts := search.TermParts(t); len(parts) > 0 && !(len(parts) == 1 && parts[0] == t) {
+			// The term also matches through its parts; every such match
+			// holds a word starting with each part, so the smallest part's
+			// users bound them.
+			var pb []recSet
+			pest, pok := 0, false
+			for _, p := range parts {
+				s, e, ok := o.prefixSets(p)
+				if ok && (!pok || e < pest) {
+					pb, pest, pok = s, e, true
+				}
+			}
+			if !pok {
+				continue
+			}
+			sets, est = append(sets, pb...), est+pest
+		}
+		consider(&source{sets: sets, est: est})
+	}
+	if c.q.Status == search.StatusInactive {
+		consider(&source{sets: []recSet{o.inactive}, est: len(o.inactive)})
+	}
+	return b
+}
+
+// topK keeps the k first users in (sort key, ID) order, as a max-heap.
+type topK struct {
+	k       int
+	sortIdx int
+	items   []*userRec
+}
+
+func (h *topK) less(a, b *userRec) bool {
+	ka, kb := a.key(h.sortIdx), b.key(h.sortIdx)
+	if ka != kb {
+		return ka < kb
+	}
+	return a.u.ID < b.u.ID
+}
+
+func (h *topK) push(r *userRec) {
+	if len(h.items) < h.k {
+		h.items = append(h.items, r)
+		for i := len(h.items) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !h.less(h.items[p], h.items[i]) {
+				break
+			}
+			h.items[p], h.items[i] = h.items[i], h.items[p]
+			i = p
+		}
+		return
+	}
+	if !h.less(r, h.items[0]) {
+		return
+	}
+	h.items[0] = r
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < len(h.items) && h.less(h.items[m], h.items[l]) {
+			m = l
+		}
+		if l+1 < len(h.items) && h.less(h.items[m], h.items[l+1]) {
+			m = l + 1
+		}
+		if m == i {
+			break
+		}
+		h.items[m], h.items[i] = h.items[i], h.items[m]
+		i = m
+	}
+}
+
+func (h *topK) sorted() []*userRec {
+	slices.SortFunc(h.items, func(a, b *userRec) int {
+		if h.less(a, b) {
+			return -1
+		}
+		return 1
+	})
+	return h.items
+}
+
+// find returns up to k users matching c after pos, in order.
+func (o *org) find(c *query, pos search.Position, hasPos bool, k int) []*userRec {
+	src := o.best(c, fNone)
+	n := len(o.users)
+	after := func(r *userRec) bool { return !hasPos || pos.After(r.key(c.sortIdx), r.u.ID) }
+	// Walking the sorted order visits about k*n/matches users; the
+	// candidate set costs its size. Walk when that is cheaper, and give up
+	// on the walk once it has cost twice the candidate set.
+	if src == nil || k*n < src.est*src.est {
+		var out []*userRec
+		budget := -1
+		if src != nil {
+			budget = 2*src.est + k
+		}
+		steps := 0
+		for r := range o.orders[c.sortIdx].from(after) {
+			if o.match(r, c, fNone) {
+				if out = append(out, r); len(out) == k {
+					return out
+				}
+			}
+			if steps++; steps == budget {
+				break
+			}
+		}
+		if steps != budget {
+			return out
+		}
+	}
+	h := &topK{k: k, sortIdx: c.sortIdx}
+	src.each(o, func(r *userRec) bool {
+		if after(r) && o.match(r, c, fNone) {
+			h.push(r)
+		}
+		return true
+	})
+	return h.sorted()
+}
+
+// Search returns one page of q; see store.Store.
+func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store.Page, error) {
+	if err := ctxErr(ctx); err != nil {
+		return store.Page{}, err
+	}
+	if err := checkOrg(orgID); err != nil {
+		return store.Page{}, err
+	}
+	q, err := q.Normalize()
+	if err != nil {
+		return store.Page{}, err
+	}
+	pos, hasPos, err := search.DecodeCursor(orgID, q)
+	if err != nil {
+		return store.Page{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	o := s.readOrg(orgID)
+	if o == nil {
+		return store.Page{}, nil
+	}
+	c := s.compile(o, q)
+	found := o.find(c, pos, hasPos, q.Limit+1)
+	var page store.Page
+	if len(found) > q.Limit {
+		last := found[q.Limit-1]
+		if s.faults.cursorOffByOne {
+			last = found[q.Limit] // deliberately wrong: skips a row
+		}
+		page.NextCursor = search.EncodeCursor(orgID, q, search.Position{Key: last.key(c.sortIdx), ID: last.u.ID})
+		found = found[:q.Limit]
+	}
+	page.Users = make([]store.User, len(found))
+	for i, r := range found {
+		page.Users[i] = o.userOut(r, true)
+	}
+	return page, nil
+}
+
+// Facets counts values among the users q matches, each facet ignoring its
+// own filter; see store.Store.
+func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store.Facets, error) {
+	out := store.Facets{
+		Department: map[string]int{}, Division: map[string]int{}, Office: map[string]int{},
+		Tag: map[string]int{}, TagFields: map[string]map[string]int{},
+	}
+	if err := ctxErr(ctx); err != nil {
+		return out, err
+	}
+	if err := checkOrg(orgID); err != nil {
+		return out, err
+	}
+	q.Cursor, q.Limit = "", 0
+	q, err := q.Normalize()
+	if err != nil {
+		return out, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	o := s.readOrg(orgID)
+	if o == nil {
+		return out, nil
+	}
+	c := s.compile(o, q)
+	indexes := [nValueFields]*valueIndex{o.dept, o.div, o.office, o.tag}
+	counts := [nValueFields]map[string]int{{}, {}, {}, {}}
+	fieldCounts := map[string]map[string]int{}
+
+	// Facets whose field is not filtered share one pass over the matches;
+	// each filtered facet needs its own, ignoring its filter.
+	var shared []int
+	for f := range nValueFields {
+		if c.vals[f] == nil {
+			shared = append(shared, f)
+			continue
+		}
+		o.countFacets(c, f, []int{f}, &counts, fieldCounts)
+	}
+	if len(shared) > 0 {
+		o.countFacets(c, fNone, shared, &counts, fieldCounts)
+	}
+
+	for f, m := range [nValueFields]map[string]int{out.Department, out.Division, out.Office, out.Tag} {
+		for folded, n := range counts[f] {
+			if n > 0 {
+				m[indexes[f].label(folded)] += n
+			}
+		}
+	}
+	for field, cm := range fieldCounts {
+		x := o.tagFields[field]
+		for folded, n := range cm {
+			if n <= 0 || x == nil {
+				continue
+			}
+			if out.TagFields[field] == nil {
+				out.TagFields[field] = map[string]int{}
+			}
+			out.TagFields[field][x.label(folded)] += n
+		}
+	}
+	if s.faults.crossOrgCounts {
+		// Deliberately wrong: another org's departments are counted too.
+		for id, other := range s.orgs {
+			if id == orgID {
+				continue
+			}
+			for folded := range other.dept.sets {
+				if n := other.dept.count(folded, q.Status); n > 0 {
+					out.Department[other.dept.label(folded)] += n
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// countFacets counts the values of fields (and, when fTag is among them,
+// of every tag field) among the users matching c ignoring field skip.
+func (o *org) countFacets(c *query, skip int, fields []int, counts *[nValueFields]map[string]int, fieldCounts map[string]map[string]int) {
+	indexes := [nValueFields]*valueIndex{o.dept, o.div, o.office, o.tag}
+	withTags := slices.Contains(fields, fTag)
+	if c.onlyStatus(skip) {
+		// Nothing but status narrows these facets: the indexes hold the counts.
+		for _, f := range fields {
+			for folded := range indexes[f].sets {
+				counts[f][folded] = indexes[f].count(folded, c.q.Status)
+			}
+		}
+		if withTags {
+			for field, x := range o.tagFields {
+				m := map[string]int{}
+				for folded := range x.sets {
+					m[folded] = x.count(folded, c.q.Status)
+				}
+				fieldCounts[field] = m
+			}
+		}
+		return
+	}
+	visit := func(r *userRec) bool {
+		if !o.match(r, c, skip) {
+			return true
+		}
+		for _, f := range fields {
+			switch f {
+			case fDept:
+				if r.dept != "" {
+					counts[f][r.dept]++
+				}
+			case fDiv:
+				if r.div != "" {
+					counts[f][r.div]++
+				}
+			case fOffice:
+				if r.office != "" {
+					counts[f][r.office]++
+				}
+			case fTag:
+				for _, t := range r.tags {
+					counts[f][t]++
+				}
+				for _, t := range r.tagFields {
+					m := fieldCounts[t.field]
+					if m == nil {
+						m = map[string]int{}
+						fieldCounts[t.field] = m
+					}
+					m[t.folded]++
+				}
+			}
+		}
+		return true
+	}
+	if src := o.best(c, skip); src != nil {
+		src.each(o, visit)
+		return
+	}
+	for _, r := range o.users {
+		visit(r)
+	}
+}
