@@ -1,0 +1,262 @@
+package storetest
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/directorysync/directorysync/mapping"
+	"github.com/directorysync/directorysync/search"
+	"github.com/directorysync/directorysync/store"
+)
+
+// Reference evaluates search queries and facets over one org's users,
+// groups and memberships the plain way: a scan that applies the rules of
+// package search with its own helpers and nothing else. It is the oracle of
+// the suite's differential cases; other packages' tests may use it too.
+//
+// Users, groups and memberships of other orgs (by OrgID) are ignored, and a
+// membership counts only when both its user and its group are present.
+type Reference struct {
+	OrgID       string
+	Users       []store.User
+	Groups      []store.Group
+	Memberships []store.Membership
+}
+
+// Search returns the page of q that a store must return for the org, with
+// each user's Groups filled (sorted by name, then ID). The cursor of a page
+// that has a next one is search.EncodeCursor of the normalized query and the
+// last user's position; the last page has none. Errors are those of
+// Query.Normalize and search.DecodeCursor.
+func (r *Reference) Search(q search.Query) (store.Page, error) {
+	q, err := q.Normalize()
+	if err != nil {
+		return store.Page{}, err
+	}
+	pos, hasPos, err := search.DecodeCursor(r.OrgID, q)
+	if err != nil {
+		return store.Page{}, err
+	}
+	all := r.match(q)
+	var page store.Page
+	for _, u := range all {
+		if hasPos && !pos.After(sortKey(q.Sort, u), u.ID) {
+			continue
+		}
+		if len(page.Users) == q.Limit {
+			last := page.Users[len(page.Users)-1]
+			page.NextCursor = search.EncodeCursor(r.OrgID, q, search.Position{Key: sortKey(q.Sort, last), ID: last.ID})
+			break
+		}
+		page.Users = append(page.Users, u)
+	}
+	return page, nil
+}
+
+// Match returns every user q matches, in q's order, ignoring limit and
+// cursor, each with its Groups filled.
+func (r *Reference) Match(q search.Query) ([]store.User, error) {
+	q.Cursor = ""
+	q, err := q.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	return r.match(q), nil
+}
+
+// Facets returns the facet counts a store must return for q (see package
+// storetest, "Facet labels"). Every map is non-nil; TagFields holds only the
+// fields with at least one count.
+func (r *Reference) Facets(q search.Query) (store.Facets, error) {
+	q.Cursor, q.Limit = "", 0
+	q, err := q.Normalize()
+	if err != nil {
+		return store.Facets{}, err
+	}
+	users := r.orgUsers()
+	// Labels: the bytewise least spelling among all of the org's users.
+	labels := map[string]map[string]string{}
+	label := func(facet, v string) {
+		k := search.Fold(v)
+		if k == "" {
+			return
+		}
+		m := labels[facet]
+		if m == nil {
+			m = map[string]string{}
+			labels[facet] = m
+		}
+		if old, ok := m[k]; !ok || v < old {
+			m[k] = v
+		}
+	}
+	for _, u := range users {
+		label("department", u.Department)
+		label("division", u.Division)
+		label("office", u.Office)
+		for _, tg := range u.Tags {
+			label("tag", tg.Value)
+			label("tag_fields."+tg.Field, tg.Value)
+		}
+	}
+	count := func(facet string, matched []store.User, values func(store.User) []string) map[string]int {
+		out := map[string]int{}
+		for _, u := range matched {
+			seen := map[string]bool{}
+			for _, v := range values(u) {
+				k := search.Fold(v)
+				if k == "" || seen[k] {
+					continue
+				}
+				seen[k] = true
+				out[labels[facet][k]]++
+			}
+		}
+		return out
+	}
+	f := store.Facets{TagFields: map[string]map[string]int{}}
+	qd := q
+	qd.Departments = nil
+	f.Department = count("department", r.match(qd), func(u store.User) []string { return []string{u.Department} })
+	qv := q
+	qv.Divisions = nil
+	f.Division = count("division", r.match(qv), func(u store.User) []string { return []string{u.Division} })
+	qo := q
+	qo.Offices = nil
+	f.Office = count("office", r.match(qo), func(u store.User) []string { return []string{u.Office} })
+	qt := q
+	qt.Tags = nil
+	tagMatched := r.match(qt)
+	f.Tag = count("tag", tagMatched, func(u store.User) []string {
+		var vs []string
+		for _, tg := range u.Tags {
+			vs = append(vs, tg.Value)
+		}
+		return vs
+	})
+	fields := map[string]bool{}
+	for _, u := range tagMatched {
+		for _, tg := range u.Tags {
+			fields[tg.Field] = true
+		}
+	}
+	for field := range fields {
+		m := count("tag_fields."+field, tagMatched, func(u store.User) []string {
+			var vs []string
+			for _, tg := range u.Tags {
+				if tg.Field == field {
+					vs = append(vs, tg.Value)
+				}
+			}
+			return vs
+		})
+		if len(m) > 0 {
+			f.TagFields[field] = m
+		}
+	}
+	return f, nil
+}
+
+func (r *Reference) orgUsers() []store.User {
+	var out []store.User
+	for _, u := range r.Users {
+		if u.OrgID == r.OrgID {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// groupsOf returns each user's groups, sorted by name then ID.
+func (r *Reference) groupsOf() map[string][]store.GroupRef {
+	groups := map[string]store.Group{}
+	for _, g := range r.Groups {
+		if g.OrgID == r.OrgID {
+			groups[g.ID] = g
+		}
+	}
+	out := map[string][]store.GroupRef{}
+	seen := map[store.Membership]bool{}
+	for _, m := range r.Memberships {
+		g, ok := groups[m.GroupID]
+		if !ok || seen[m] {
+			continue
+		}
+		seen[m] = true
+		out[m.UserID] = append(out[m.UserID], store.GroupRef{ID: g.ID, Name: g.Name})
+	}
+	for _, refs := range out {
+		slices.SortFunc(refs, func(a, b store.GroupRef) int {
+			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	return out
+}
+
+// match returns the users a normalized q matches, sorted, with groups.
+func (r *Reference) match(q search.Query) []store.User {
+	groups := r.groupsOf()
+	deps := search.FoldedValues(q.Departments)
+	divs := search.FoldedValues(q.Divisions)
+	offs := search.FoldedValues(q.Offices)
+	tags := search.FoldedValues(q.Tags)
+	var groupVals []string
+	for _, v := range q.Groups {
+		if search.Fold(v) != "" {
+			groupVals = append(groupVals, v)
+		}
+	}
+	terms := search.Terms(q.Text)
+
+	var out []store.User
+	for _, u := range r.orgUsers() {
+		switch {
+		case q.Status == search.StatusActive && !u.Active,
+			q.Status == search.StatusInactive && u.Active:
+			continue
+		}
+		if len(deps) > 0 && !slices.Contains(deps, search.Fold(u.Department)) ||
+			len(divs) > 0 && !slices.Contains(divs, search.Fold(u.Division)) ||
+			len(offs) > 0 && !slices.Contains(offs, search.Fold(u.Office)) {
+			continue
+		}
+		if len(tags) > 0 && !slices.ContainsFunc(u.Tags, func(tg mapping.Tag) bool {
+			return slices.Contains(tags, search.Fold(tg.Value))
+		}) {
+			continue
+		}
+		if len(groupVals) > 0 && !slices.ContainsFunc(groups[u.ID], func(g store.GroupRef) bool {
+			for _, v := range groupVals {
+				if search.Fold(v) == search.Fold(g.Name) || v == g.ID {
+					return true
+				}
+			}
+			return false
+		}) {
+			continue
+		}
+		words := search.Words(u.FirstName, u.LastName, u.Email)
+		if !all(terms, func(term string) bool { return search.MatchTerm(term, words) }) {
+			continue
+		}
+		u.Groups = groups[u.ID]
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b store.User) int {
+		return cmp.Or(cmp.Compare(sortKey(q.Sort, a), sortKey(q.Sort, b)), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+func sortKey(s search.Sort, u store.User) string {
+	return search.SortKey(s, u.FirstName, u.LastName, u.Email)
+}
+
+func all[T any](xs []T, f func(T) bool) bool {
+	for _, x := range xs {
+		if !f(x) {
+			return false
+		}
+	}
+	return true
+}
