@@ -1,0 +1,328 @@
+package workos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/workos/workos-go/v4/pkg/directorysync"
+
+	"github.com/directorysync/directorysync/dirsync"
+	"github.com/directorysync/directorysync/mapping"
+)
+
+// DefaultBaseURL is the WorkOS API endpoint.
+const DefaultBaseURL = "https://api.workos.com"
+
+// Config configures a Provider for one WorkOS directory.
+type Config struct {
+	// APIKey is the WorkOS secret key (sk_…). Required. It is sent only in
+	// the Authorization header and never logged or serialised.
+	APIKey string
+	// DirectoryID is the WorkOS directory (directory_…). Required.
+	DirectoryID string
+	// BaseURL is the API endpoint. Defaults to DefaultBaseURL.
+	BaseURL string
+	// Transport paces and retries requests. Share one Transport among the
+	// providers of one API key so that the per-key limit holds. Defaults to
+	// a new Transport with default settings.
+	Transport *Transport
+	// PageSize is the limit of each listing request, 1–100. Defaults to 100.
+	PageSize int
+	// Order is the listing order, "asc" or "desc". Defaults to "desc"
+	// (WorkOS's default).
+	Order string
+	// MaxResponseBytes bounds one response body. Defaults to 64 MiB.
+	MaxResponseBytes int64
+	// Logger receives warnings. Defaults to a discarding logger.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	if c.Transport == nil {
+		t, err := NewTransport(TransportConfig{Logger: c.Logger})
+		if err != nil {
+			return err
+		}
+		c.Transport = t
+	}
+	if c.PageSize == 0 {
+		c.PageSize = 100
+	}
+	if c.Order == "" {
+		c.Order = "desc"
+	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = 64 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.APIKey == "":
+		return errors.New("APIKey is required")
+	case c.DirectoryID == "":
+		return errors.New("DirectoryID is required")
+	case len(c.DirectoryID) > 256 || strings.ContainsAny(c.DirectoryID, "/?#% \t\r\n"):
+		return fmt.Errorf("DirectoryID %q is not a WorkOS directory ID", truncate(c.DirectoryID, 64))
+	case c.PageSize < 1 || c.PageSize > 100:
+		return fmt.Errorf("PageSize %d is outside 1–100", c.PageSize)
+	case c.Order != "asc" && c.Order != "desc":
+		return fmt.Errorf("Order %q is neither asc nor desc", c.Order)
+	case c.MaxResponseBytes < 1:
+		return fmt.Errorf("MaxResponseBytes %d is not positive", c.MaxResponseBytes)
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("BaseURL %q is not an http(s) URL", c.BaseURL)
+	}
+	return nil
+}
+
+// String describes the config with the API key redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("workos.Config{DirectoryID:%q BaseURL:%q APIKey:%s PageSize:%d Order:%q}",
+		c.DirectoryID, c.BaseURL, redact(c.APIKey), c.PageSize, c.Order)
+}
+
+// LogValue logs the config with the API key redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("directory_id", c.DirectoryID),
+		slog.String("base_url", c.BaseURL),
+		slog.String("api_key", redact(c.APIKey)),
+	)
+}
+
+func redact(secret string) string {
+	if secret == "" {
+		return "(unset)"
+	}
+	return "[REDACTED]"
+}
+
+// Provider is a dirsync.Provider over one WorkOS directory. It is safe for
+// concurrent use.
+type Provider struct {
+	cfg   Config
+	http  *http.Client
+	dsync *directorysync.Client
+}
+
+var _ dirsync.Provider = (*Provider)(nil)
+
+// NewProvider returns a Provider for cfg.DirectoryID, or an error naming the
+// invalid setting. It makes no request.
+func NewProvider(cfg Config) (*Provider, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	hc := &http.Client{Transport: cfg.Transport}
+	return &Provider{
+		cfg:   cfg,
+		http:  hc,
+		dsync: &directorysync.Client{APIKey: cfg.APIKey, Endpoint: cfg.BaseURL, HTTPClient: hc},
+	}, nil
+}
+
+// DirectoryID returns the WorkOS directory the provider lists.
+func (p *Provider) DirectoryID() string { return p.cfg.DirectoryID }
+
+// SourceID is "workos:" followed by the directory ID.
+func (p *Provider) SourceID() string { return "workos:" + p.cfg.DirectoryID }
+
+func (p *Provider) ctx(ctx context.Context) context.Context {
+	return WithDirectory(ctx, p.cfg.DirectoryID)
+}
+
+// Status reads the directory's state: only "linked" is Linked.
+func (p *Provider) Status(ctx context.Context) (dirsync.SourceStatus, error) {
+	d, err := p.dsync.GetDirectory(p.ctx(ctx), directorysync.GetDirectoryOpts{Directory: p.cfg.DirectoryID})
+	if err != nil {
+		return dirsync.SourceStatus{}, fmt.Errorf("workos: reading directory %s: %w", p.cfg.DirectoryID, err)
+	}
+	return dirsync.SourceStatus{Linked: d.State == directorysync.Linked, State: string(d.State)}, nil
+}
+
+// Users lists the directory's users, PageSize at a time, calling fn with
+// each page of records. A page fn returns from may be reused.
+func (p *Provider) Users(ctx context.Context, fn func(page []mapping.Record) error) error {
+	var recs []mapping.Record
+	return p.list(ctx, url.Values{"directory": {p.cfg.DirectoryID}}, "directory users", func(body []byte) (wireListMetadata, int, error) {
+		var meta wireListMetadata
+		var err error
+		recs, meta, err = decodeUsersPage(body, recs[:0])
+		if err != nil {
+			return meta, 0, err
+		}
+		if len(recs) == 0 {
+			return meta, 0, nil
+		}
+		return meta, len(recs), fn(recs)
+	})
+}
+
+// Groups lists the directory's groups.
+func (p *Provider) Groups(ctx context.Context, fn func(page []dirsync.ProviderGroup) error) error {
+	ctx = p.ctx(ctx)
+	after := ""
+	seen := map[string]bool{}
+	for {
+		res, err := p.dsync.ListGroups(ctx, directorysync.ListGroupsOpts{
+			Directory: p.cfg.DirectoryID, Limit: p.cfg.PageSize,
+			Order: directorysync.Order(p.cfg.Order), After: after,
+		})
+		if err != nil {
+			return fmt.Errorf("workos: listing groups of %s: %w", p.cfg.DirectoryID, err)
+		}
+		page := make([]dirsync.ProviderGroup, 0, len(res.Data))
+		for _, g := range res.Data {
+			wg := wireGroup{ID: g.ID, Name: g.Name, UpdatedAt: g.UpdatedAt}
+			pg, err := wg.group()
+			if err != nil {
+				return fmt.Errorf("workos: listing groups of %s: %w", p.cfg.DirectoryID, err)
+			}
+			page = append(page, pg)
+		}
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+		next := res.ListMetadata.After
+		if next == "" || len(res.Data) == 0 {
+			return nil
+		}
+		if seen[next] {
+			return fmt.Errorf("workos: listing groups of %s: cursor %q repeated", p.cfg.DirectoryID, next)
+		}
+		seen[next] = true
+		after = next
+	}
+}
+
+// GroupMembers lists the IDs of one group's members (the users listing
+// filtered by group; only the IDs are decoded).
+func (p *Provider) GroupMembers(ctx context.Context, groupExternalID string, fn func(userExternalIDs []string) error) error {
+	if groupExternalID == "" || len(groupExternalID) > 256 {
+		return fmt.Errorf("workos: group ID %q is empty or too long", truncate(groupExternalID, 64))
+	}
+	var ids []string
+	return p.list(ctx, url.Values{"group": {groupExternalID}}, "members of group "+groupExternalID, func(body []byte) (wireListMetadata, int, error) {
+		var page wireIDsPage
+		if err := json.Unmarshal(body, &page); err != nil {
+			return wireListMetadata{}, 0, fmt.Errorf("decoding members page: %w", err)
+		}
+		ids = ids[:0]
+		for i, u := range page.Data {
+			if u.ID == "" {
+				return wireListMetadata{}, 0, fmt.Errorf("decoding members page: user %d has no id", i)
+			}
+			ids = append(ids, u.ID)
+		}
+		if len(ids) == 0 {
+			return page.ListMetadata, 0, nil
+		}
+		return page.ListMetadata, len(ids), fn(ids)
+	})
+}
+
+// list pages through /directory_users with the filter q, calling page with
+// each response body.
+func (p *Provider) list(ctx context.Context, q url.Values, what string, page func(body []byte) (wireListMetadata, int, error)) error {
+	ctx = p.ctx(ctx)
+	q.Set("limit", strconv.Itoa(p.cfg.PageSize))
+	q.Set("order", p.cfg.Order)
+	seen := map[string]bool{}
+	for n := 1; ; n++ {
+		body, err := p.get(ctx, "/directory_users", q)
+		if err != nil {
+			return fmt.Errorf("workos: listing %s of %s, page %d: %w", what, p.cfg.DirectoryID, n, err)
+		}
+		meta, count, err := page(body)
+		if err != nil {
+			return fmt.Errorf("workos: listing %s of %s, page %d: %w", what, p.cfg.DirectoryID, n, err)
+		}
+		if meta.After == "" || count == 0 {
+			return nil
+		}
+		if seen[meta.After] {
+			return fmt.Errorf("workos: listing %s of %s, page %d: cursor %q repeated", what, p.cfg.DirectoryID, n, meta.After)
+		}
+		seen[meta.After] = true
+		q.Set("after", meta.After)
+	}
+}
+
+// get performs one GET and returns its body, bounded by MaxResponseBytes.
+func (p *Provider) get(ctx context.Context, path string, q url.Values) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.cfg.BaseURL+path+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.cfg.APIKey)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "directorysync")
+	res, err := p.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, p.cfg.MaxResponseBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading response: %w", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, &HTTPError{Status: res.StatusCode, Message: errorMessage(body)}
+	}
+	if int64(len(body)) > p.cfg.MaxResponseBytes {
+		return nil, fmt.Errorf("response exceeds %d bytes", p.cfg.MaxResponseBytes)
+	}
+	return body, nil
+}
+
+// HTTPError is a non-200 answer of the WorkOS API.
+type HTTPError struct {
+	Status  int
+	Message string
+}
+
+func (e *HTTPError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))
+	}
+	return fmt.Sprintf("HTTP %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// errorMessage extracts WorkOS's error message from a body, bounded.
+func errorMessage(body []byte) string {
+	var e struct {
+		Message string `json:"message"`
+		Code    string `json:"code"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Message != "" {
+		if e.Code != "" {
+			return truncate(e.Code+": "+e.Message, 200)
+		}
+		return truncate(e.Message, 200)
+	}
+	return ""
+}
