@@ -1,0 +1,552 @@
+package mapping
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/directorysync/directorysync/search"
+)
+
+// Bounds on mapped values.
+const (
+	// MaxValueBytes is the longest value (after Clean) a field or tag may
+	// yield.
+	MaxValueBytes = 1024
+	// MaxTagValues is the most values one tag field may yield per record.
+	MaxTagValues = 32
+)
+
+// VersionPrefix starts every Mapping's Version; it changes only if the
+// canonical form does.
+const VersionPrefix = "m1:"
+
+// userEnv is what expressions see as "user": the provider's standard fields.
+type userEnv struct {
+	ID        string    `expr:"id"`
+	IdpID     string    `expr:"idp_id"`
+	State     string    `expr:"state"`
+	Email     string    `expr:"email"`
+	FirstName string    `expr:"first_name"`
+	LastName  string    `expr:"last_name"`
+	Username  string    `expr:"username"`
+	JobTitle  string    `expr:"job_title"`
+	UpdatedAt time.Time `expr:"updated_at"`
+}
+
+// env is the typed expression environment. A typed struct (rather than a
+// map) lets expr resolve names at compile time and is several times faster.
+type env struct {
+	User   userEnv        `expr:"user"`
+	Raw    map[string]any `expr:"raw"`
+	Custom map[string]any `expr:"custom"`
+
+	loopItems int // items visited by loops in the current evaluation
+}
+
+// loopBudgetFunc is the env method every loop's collection is routed
+// through (by the loopPatcher); it is not callable from a mapping.
+const loopBudgetFunc = "MappingLoopBudget"
+
+// MappingLoopBudget counts the items a loop is about to visit against
+// MaxLoopItems. It is internal: mappings cannot call it.
+func (e *env) MappingLoopBudget(collection any) (any, error) {
+	n := 0
+	switch c := collection.(type) {
+	case nil:
+	case []any:
+		n = len(c)
+	case []string:
+		n = len(c)
+	case []int:
+		n = len(c)
+	case map[string]any:
+		n = len(c)
+	default:
+		v := reflect.ValueOf(collection)
+		switch v.Kind() {
+		case reflect.Slice, reflect.Array, reflect.Map, reflect.String:
+			n = v.Len()
+		}
+	}
+	e.loopItems += n
+	if e.loopItems > MaxLoopItems {
+		return nil, fmt.Errorf("evaluation budget exceeded: loops would visit more than %d items", MaxLoopItems)
+	}
+	return collection, nil
+}
+
+func (e *env) set(rec *Record) {
+	e.User = userEnv{
+		ID:        rec.ExternalID,
+		IdpID:     rec.IdpID,
+		State:     string(rec.State),
+		Email:     rec.Email,
+		FirstName: rec.FirstName,
+		LastName:  rec.LastName,
+		Username:  rec.Username,
+		JobTitle:  rec.JobTitle,
+		UpdatedAt: rec.UpdatedAt,
+	}
+	e.Raw = rec.Raw
+	e.Custom = rec.Custom
+}
+
+// allowedBuiltins are expr's built-ins a mapping may use; the rest are off
+// (time-dependent ones would make a mapping's output change by itself, and
+// the structural ones have no bound on what they build). join, replace and
+// string are replaced by bounded helpers of the same name.
+var allowedBuiltins = map[string]bool{
+	"len": true, "abs": true, "ceil": true, "floor": true, "round": true, "int": true, "float": true,
+	"trim": true, "trimPrefix": true, "trimSuffix": true, "upper": true, "lower": true,
+	"split": true, "splitAfter": true, "repeat": true, "indexOf": true, "lastIndexOf": true,
+	"hasPrefix": true, "hasSuffix": true, "first": true, "last": true, "take": true,
+	"keys": true, "values": true, "reverse": true, "uniq": true, "sort": true,
+}
+
+// loopBuiltins are the predicate built-ins; their first argument is the
+// collection they iterate. reduce is refused (its accumulator can double a
+// value per step).
+var loopBuiltins = map[string]bool{
+	"all": true, "none": true, "any": true, "one": true, "filter": true, "map": true, "count": true,
+	"sum": true, "find": true, "findIndex": true, "findLast": true, "findLastIndex": true,
+	"groupBy": true, "sortBy": true,
+}
+
+var exprOptions = func() []expr.Option {
+	opts := []expr.Option{
+		expr.Env(&env{}),
+		expr.MaxNodes(MaxExpressionNodes),
+	}
+	for _, b := range builtin.Builtins {
+		if !allowedBuiltins[b.Name] {
+			opts = append(opts, expr.DisableBuiltin(b.Name))
+		}
+	}
+	for _, h := range helpers {
+		opts = append(opts, expr.Function(h.name, h.fn))
+	}
+	return opts
+}()
+
+// guardPatcher rewrites an expression so its evaluation is bounded: string
+// + goes through the bounded __add, and every loop's collection through
+// the env's loop budget. It also refuses reduce and direct use of the
+// internal names.
+type guardPatcher struct {
+	inserted map[ast.Node]bool
+	err      *file.Error
+}
+
+func (p *guardPatcher) fail(n ast.Node, format string, args ...any) {
+	if p.err == nil {
+		p.err = &file.Error{Location: n.Location(), Message: fmt.Sprintf(format, args...)}
+	}
+}
+
+func isNumeric(t reflect.Type) bool {
+	if t == nil {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}
+
+func (p *guardPatcher) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if (n.Value == loopBudgetFunc || n.Value == addFunc) && !p.inserted[n] {
+			p.fail(n, "unknown name %s", n.Value)
+		}
+	case *ast.BuiltinNode:
+		if n.Name == "reduce" {
+			p.fail(n, "reduce is not available in mappings")
+			return
+		}
+		if loopBuiltins[n.Name] && len(n.Arguments) > 0 {
+			if c, ok := n.Arguments[0].(*ast.CallNode); ok && p.inserted[c] {
+				return
+			}
+			callee := &ast.IdentifierNode{Value: loopBudgetFunc}
+			call := &ast.CallNode{Callee: callee, Arguments: []ast.Node{n.Arguments[0]}}
+			call.SetLocation(n.Arguments[0].Location())
+			callee.SetLocation(n.Arguments[0].Location())
+			p.inserted[call], p.inserted[callee] = true, true
+			n.Arguments[0] = call
+		}
+	case *ast.BinaryNode:
+		if n.Operator != "+" {
+			return
+		}
+		if isNumeric(n.Left.Type()) && isNumeric(n.Right.Type()) {
+			return
+		}
+		callee := &ast.IdentifierNode{Value: addFunc}
+		call := &ast.CallNode{Callee: callee, Arguments: []ast.Node{n.Left, n.Right}}
+		call.SetLocation(n.Location())
+		callee.SetLocation(n.Location())
+		p.inserted[call], p.inserted[callee] = true, true
+		ast.Patch(node, call)
+	}
+}
+
+// CompileError is an expression that does not compile. Line and Column
+// (1-based, in runes) locate the problem inside the field's expression.
+type CompileError struct {
+	Field   string // e.g. "department" or "tags.team"
+	Line    int
+	Column  int
+	Message string
+}
+
+func (e *CompileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("mapping field %s: %d:%d: %s", e.Field, e.Line, e.Column, e.Message)
+	}
+	return fmt.Sprintf("mapping field %s: %s", e.Field, e.Message)
+}
+
+// fieldKind is what a compiled expression must yield.
+type fieldKind int
+
+const (
+	kindString fieldKind = iota // a string or nil
+	kindTag                     // a string, a list of strings, or nil
+	kindBool                    // a bool or nil
+)
+
+// program is one compiled field.
+type program struct {
+	field string // profile field name, or "tags.<name>"
+	tag   string // the tag field's name, for kindTag
+	kind  fieldKind
+	prog  *vm.Program
+}
+
+// compileField compiles one expression for field.
+func compileField(field, src string, kind fieldKind) (*vm.Program, error) {
+	if len(src) > MaxExpressionBytes {
+		return nil, &CompileError{Field: field, Message: fmt.Sprintf("expression is %d bytes, more than the %d allowed", len(src), MaxExpressionBytes)}
+	}
+	guard := &guardPatcher{inserted: map[ast.Node]bool{}}
+	opts := append(exprOptions[:len(exprOptions):len(exprOptions)], expr.Patch(guard))
+	prog, err := compileSafely(src, opts)
+	if guard.err != nil {
+		err = guard.err.Bind(file.NewSource(src))
+	}
+	if err != nil {
+		return nil, compileError(field, err)
+	}
+	if msg := checkType(prog.Node().Type(), kind); msg != "" {
+		loc := prog.Node().Location()
+		fe := (&file.Error{Location: loc, Message: msg}).Bind(file.NewSource(src))
+		return nil, compileError(field, fe)
+	}
+	return prog, nil
+}
+
+// compileSafely turns a panic inside expr's compiler (which random input has
+// provoked in the past) into an error.
+func compileSafely(src string, opts []expr.Option) (prog *vm.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			prog, err = nil, fmt.Errorf("expression cannot be compiled: %v", r)
+		}
+	}()
+	return expr.Compile(src, opts...)
+}
+
+func compileError(field string, err error) *CompileError {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		msg := fe.Message
+		if strings.Contains(msg, "exceeds maximum allowed nodes") || strings.Contains(msg, "compilation exceeded maximum") {
+			msg = fmt.Sprintf("expression has more than %d nodes", MaxExpressionNodes)
+		}
+		line := fe.Line
+		if line == 0 {
+			line = 1
+		}
+		return &CompileError{Field: field, Line: line, Column: fe.Column + 1, Message: msg}
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "exceeds maximum allowed nodes") {
+		msg = fmt.Sprintf("expression has more than %d nodes", MaxExpressionNodes)
+	}
+	return &CompileError{Field: field, Message: msg}
+}
+
+// checkType refuses, at compile time, an expression whose static type can
+// never be what the field needs. Unknown (interface) types are checked at
+// evaluation.
+func checkType(t reflect.Type, kind fieldKind) string {
+	if t == nil || t.Kind() == reflect.Interface {
+		return ""
+	}
+	switch kind {
+	case kindString:
+		if t.Kind() != reflect.String {
+			return fmt.Sprintf("expression yields %s; want a string or nil (convert with string(...))", t)
+		}
+	case kindTag:
+		if t.Kind() != reflect.String && t.Kind() != reflect.Slice {
+			return fmt.Sprintf("expression yields %s; want a string, a list of strings, or nil", t)
+		}
+	case kindBool:
+		if t.Kind() != reflect.Bool {
+			return fmt.Sprintf("expression yields %s; want a bool or nil (convert with to_bool(...))", t)
+		}
+	}
+	return ""
+}
+
+// Mapping is a compiled mapping config. It implements Mapper and is safe for
+// concurrent use.
+type Mapping struct {
+	config   Config // resolved
+	version  string
+	programs []program
+	pool     sync.Pool
+}
+
+var _ Mapper = (*Mapping)(nil)
+
+type evalState struct {
+	vm  vm.VM
+	env env
+}
+
+// Compile validates and compiles a mapping config (merged over its preset).
+// Every expression that fails is reported, each as a *CompileError naming the
+// field and the line:column; the errors are joined.
+func Compile(cfg Config) (*Mapping, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := cfg.Resolve()
+	m := &Mapping{config: r}
+	var errs []error
+	add := func(field, tag, src string, kind fieldKind) {
+		if src == "" {
+			return
+		}
+		prog, err := compileField(field, src, kind)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		m.programs = append(m.programs, program{field: field, tag: tag, kind: kind, prog: prog})
+	}
+	for _, f := range profileFields {
+		add(f, "", *r.field(f), kindString)
+	}
+	add(FieldActive, "", r.Active, kindBool)
+	for _, name := range sortedKeys(r.Tags) {
+		add("tags."+name, name, r.Tags[name], kindTag)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	canon, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("mapping: canonical form: %w", err)
+	}
+	sum := sha256.Sum256(canon)
+	m.version = VersionPrefix + hex.EncodeToString(sum[:12])
+	m.pool.New = func() any { return &evalState{vm: vm.VM{MemoryBudget: MaxMemory}} }
+	return m, nil
+}
+
+// MustCompile is Compile for configs known to be valid (presets, tests); it
+// panics on error.
+func MustCompile(cfg Config) *Mapping {
+	m, err := Compile(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// Version is a hash of the mapping's canonical form (after the preset
+// merge): equal configs have equal versions whatever their key order,
+// spacing around expressions or preset indirection.
+func (m *Mapping) Version() string { return m.version }
+
+// Config returns the resolved config the mapping was compiled from (no
+// preset; the preset's expressions merged in).
+func (m *Mapping) Config() Config { return m.config.clone() }
+
+// Map evaluates every field for one record. It never panics; a failure is a
+// *FieldError naming the record and the (first failing) field.
+func (m *Mapping) Map(rec *Record) (Profile, error) {
+	if rec == nil {
+		return Profile{}, &FieldError{Err: errors.New("nil record")}
+	}
+	st := m.pool.Get().(*evalState)
+	defer func() {
+		st.env = env{}
+		m.pool.Put(st)
+	}()
+	st.env.set(rec)
+	var p Profile
+	for i := range m.programs {
+		pr := &m.programs[i]
+		st.env.loopItems = 0
+		out, err := st.vm.Run(pr.prog, &st.env)
+		if err != nil {
+			return Profile{}, &FieldError{ExternalID: rec.ExternalID, Field: pr.field, Err: runtimeError(err)}
+		}
+		switch pr.kind {
+		case kindString:
+			s, err := asValue(out)
+			if err != nil {
+				return Profile{}, &FieldError{ExternalID: rec.ExternalID, Field: pr.field, Err: err}
+			}
+			setField(&p, pr.field, s)
+		case kindBool:
+			switch b := out.(type) {
+			case nil:
+			case bool:
+				p.Active = &b
+			default:
+				return Profile{}, &FieldError{ExternalID: rec.ExternalID, Field: pr.field,
+					Err: fmt.Errorf("yielded %s %s; want a bool or nil (convert with to_bool(...))", typeName(out), scalarText(out))}
+			}
+		case kindTag:
+			var err error
+			if p.Tags, err = appendTags(p.Tags, pr.tag, out); err != nil {
+				return Profile{}, &FieldError{ExternalID: rec.ExternalID, Field: pr.field, Err: err}
+			}
+		}
+	}
+	return p, nil
+}
+
+// runtimeError unwraps expr's run-time error into its message and position.
+func runtimeError(err error) error {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		msg := fe.Message
+		if strings.Contains(msg, "memory budget exceeded") {
+			msg = fmt.Sprintf("evaluation budget exceeded: the expression would use more than %d units of memory", MaxMemory)
+		}
+		return fmt.Errorf("%d:%d: %s", max(fe.Line, 1), fe.Column+1, msg)
+	}
+	return err
+}
+
+func scalarText(v any) string {
+	switch v.(type) {
+	case string, bool, int, int64, float64:
+		return shorten(v)
+	}
+	return ""
+}
+
+// asValue converts a string-field result: a string (cleaned; empty means
+// unset) or nil.
+func asValue(out any) (string, error) {
+	switch s := out.(type) {
+	case nil:
+		return "", nil
+	case string:
+		c := Clean(s)
+		if len(c) > MaxValueBytes {
+			return "", fmt.Errorf("yielded a value of %d bytes, more than the %d allowed", len(c), MaxValueBytes)
+		}
+		return c, nil
+	}
+	return "", fmt.Errorf("yielded %s %s; want a string or nil (convert with string(...))", typeName(out), scalarText(out))
+}
+
+func setField(p *Profile, field, v string) {
+	switch field {
+	case FieldFirstName:
+		p.FirstName = v
+	case FieldLastName:
+		p.LastName = v
+	case FieldEmail:
+		p.Email = v
+	case FieldDepartment:
+		p.Department = v
+	case FieldDivision:
+		p.Division = v
+	case FieldOffice:
+		p.Office = v
+	case FieldTitle:
+		p.Title = v
+	}
+}
+
+// appendTags adds a tag expression's values, cleaned, without empties and
+// without values that fold alike (search.Fold) within the field, keeping
+// tags sorted by field then value.
+func appendTags(tags []Tag, field string, out any) ([]Tag, error) {
+	start := len(tags)
+	addOne := func(v any) error {
+		s, err := asValue(v)
+		if err != nil {
+			return err
+		}
+		if s == "" {
+			return nil
+		}
+		f := search.Fold(s)
+		for _, t := range tags[start:] {
+			if t.Value == s || search.Fold(t.Value) == f {
+				return nil
+			}
+		}
+		if len(tags)-start >= MaxTagValues {
+			return fmt.Errorf("yielded more than %d values", MaxTagValues)
+		}
+		tags = append(tags, Tag{Field: field, Value: s})
+		return nil
+	}
+	switch l := out.(type) {
+	case []any:
+		for _, v := range l {
+			if err := addOne(v); err != nil {
+				return nil, err
+			}
+		}
+	case []string:
+		for _, v := range l {
+			if err := addOne(v); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		if err := addOne(out); err != nil {
+			return nil, fmt.Errorf("%s", strings.Replace(err.Error(), "want a string or nil", "want a string, a list of strings, or nil", 1))
+		}
+	}
+	sortTags(tags[start:])
+	return tags, nil
+}
+
+// sortTags sorts one field's values (few: insertion sort, no allocation).
+func sortTags(t []Tag) {
+	for i := 1; i < len(t); i++ {
+		for j := i; j > 0 && t[j].Value < t[j-1].Value; j-- {
+			t[j], t[j-1] = t[j-1], t[j]
+		}
+	}
+}
