@@ -3,8 +3,8 @@ package synth
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -421,7 +421,6 @@ func isASCII(s string) bool {
 	}
 	return true
 }
-
 
 func BenchmarkRecords100k(b *testing.B) {
 	b.ReportAllocs()
