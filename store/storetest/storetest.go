@@ -95,6 +95,10 @@ type suite struct {
 // all runs every group of cases.
 func (s *suite) all(t testing.TB) {
 	run(t, "Apply", s.applyCases)
+	run(t, "Read", s.readCases)
+	run(t, "Journal", s.journalCases)
+	run(t, "State", s.stateCases)
+	run(t, "Lease", s.leaseCases)
 }
 
 // open returns a fresh store for one case, failing the case if there is none.
