@@ -117,7 +117,6 @@ var presets = map[string]Config{
 		LastName:   `coalesce(raw.preferredLastName, raw.lastName, user.last_name)`,
 		Email:      `lower(coalesce(raw.workEmail, user.email) ?? "")`,
 		Department: `raw.department`,
-		Division:   `raw.level`,
 		Office:     `coalesce(raw.worklocationNickname, raw.workLocation?.city)`,
 		Title:      `raw.title`,
 		Active:     `raw.roleState == nil ? nil : raw.roleState == "ACTIVE"`,
