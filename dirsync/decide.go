@@ -105,7 +105,9 @@ func safeMap(m mapping.Mapper, rec *mapping.Record) (p mapping.Profile, err erro
 // with the records' external IDs in the source, and inactive users of any
 // source with their idp IDs or emails.
 type candidates struct {
-	byExt  map[string]*store.User
+	// requested holds the external IDs asked for.
+	requested map[string]struct{}
+	byExt     map[string]*store.User
 	byIdp  map[string][]*store.User
 	byMail map[string][]*store.User
 }
@@ -114,7 +116,10 @@ type candidates struct {
 // may match. withIdentity adds the inactive users that idp ID or email
 // match (only records not in the snapshot need them).
 func loadCandidates(ctx context.Context, st store.Store, org, source string, ins []matchInput, needIdentity func(i int) bool) (*candidates, error) {
-	c := &candidates{byExt: make(map[string]*store.User, len(ins))}
+	c := &candidates{byExt: make(map[string]*store.User, len(ins)), requested: make(map[string]struct{}, len(ins))}
+	for i := range ins {
+		c.requested[ins[i].rec.ExternalID] = struct{}{}
+	}
 	const chunk = 1000
 	for start := 0; start < len(ins); start += chunk {
 		end := min(start+chunk, len(ins))
@@ -138,7 +143,7 @@ func loadCandidates(ctx context.Context, st store.Store, org, source string, ins
 		}
 		for i := range users {
 			u := &users[i]
-			if u.SourceID == source {
+			if _, asked := c.requested[u.ExternalID]; asked && u.SourceID == source {
 				c.byExt[u.ExternalID] = u
 			}
 			if u.Active {
@@ -186,9 +191,9 @@ func (c *candidates) match(in *matchInput, source string, claimed func(u *store.
 				continue
 			}
 			if u.SourceID == source {
-				// Its own external ID is still listed? Then it is not a
+				// Its own external ID is listed too? Then it is not a
 				// returning person.
-				if _, own := c.byExt[u.ExternalID]; own {
+				if _, own := c.requested[u.ExternalID]; own {
 					continue
 				}
 			}

@@ -20,6 +20,10 @@ type SyncOptions struct {
 	// (the run record keeps only the first Config.PlanLimit). An error from
 	// it stops the dry run.
 	Plan func(store.PlanItem) error
+	// Started, when set, receives the run record as soon as the run is
+	// recorded as running (after the lease is taken), before the listing
+	// starts — for callers that answer "started" and let the run go on.
+	Started func(store.SyncRun)
 }
 
 // maxConflictRetries bounds how often one record is reloaded and re-diffed
@@ -45,7 +49,7 @@ func (s *Syncer) Sync(ctx context.Context, opts SyncOptions) (store.SyncRun, err
 		mode = store.ModeRemap
 	}
 	return s.execute(ctx, execSpec{
-		mode: mode, mapper: m, dry: opts.DryRun, plan: opts.Plan,
+		mode: mode, mapper: m, dry: opts.DryRun, plan: opts.Plan, started: opts.Started,
 		list: s.cfg.Provider.Users, absence: true, groups: true, status: true, record: true,
 	})
 }
@@ -56,6 +60,8 @@ type execSpec struct {
 	mapper mapping.Mapper
 	dry    bool
 	plan   func(store.PlanItem) error
+	// started is told the running run record (SyncOptions.Started).
+	started func(store.SyncRun)
 	// list streams the records: the provider's, or the stored ones.
 	list func(ctx context.Context, fn func([]mapping.Record) error) error
 	// absence: a complete listing deactivates the people it lacks.
@@ -146,6 +152,9 @@ func (s *Syncer) execute(ctx context.Context, spec execSpec) (store.SyncRun, err
 			return store.SyncRun{}, fmt.Errorf("dirsync: recording the run: %w", err)
 		}
 		s.cfg.Observer.RunStarted(ctx, r.run)
+		if spec.started != nil {
+			spec.started(r.run)
+		}
 	}
 
 	runErr := r.body()
