@@ -108,8 +108,8 @@ type candidates struct {
 	// requested holds the external IDs asked for.
 	requested map[string]struct{}
 	byExt     map[string]*store.User
-	byIdp  map[string][]*store.User
-	byMail map[string][]*store.User
+	byIdp     map[string][]*store.User
+	byMail    map[string][]*store.User
 }
 
 // loadCandidates loads, in chunks the store accepts, the stored rows ins
