@@ -1,0 +1,840 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/directorysync/directorysync/mapping"
+	"github.com/directorysync/directorysync/search"
+	"github.com/directorysync/directorysync/store"
+)
+
+// Apply writes req atomically in one transaction; see store.Store.
+func (s *Store) Apply(ctx context.Context, req store.ApplyRequest) (store.ApplyResult, error) {
+	if err := store.ValidateOrgID(req.OrgID); err != nil {
+		return store.ApplyResult{}, err
+	}
+	if err := validateApply(&req); err != nil {
+		return store.ApplyResult{}, err
+	}
+	if req.Lease == nil && req.Event == nil && len(req.Users) == 0 && len(req.Groups) == 0 &&
+		len(req.Members) == 0 && len(req.Changes) == 0 && len(req.Tombstones) == 0 && len(req.Unpark) == 0 {
+		return store.ApplyResult{}, nil // nothing to write: touch nothing
+	}
+	now := s.cfg.Now()
+	var res store.ApplyResult
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		a := applier{s: s, tx: tx, org: req.OrgID, now: now.UnixNano()}
+		var err error
+		res, err = a.run(ctx, &req)
+		return err
+	})
+	if err != nil {
+		var ae *store.ApplyError
+		if errors.As(err, &ae) {
+			return store.ApplyResult{}, err
+		}
+		return store.ApplyResult{}, &store.ApplyError{Op: "commit", Index: -1, Err: interpretError(err)}
+	}
+	return res, nil
+}
+
+func applyErr(op string, i int, id string, err error) *store.ApplyError {
+	return &store.ApplyError{Op: op, Index: i, ID: id, Err: err}
+}
+
+// validateApply checks everything that can be checked without the database.
+func validateApply(req *store.ApplyRequest) error {
+	if req.Lease != nil && req.Lease.OrgID != req.OrgID {
+		return applyErr("lease", -1, "", fmt.Errorf("%w: the lease is org %q's, not org %q's", store.ErrLeaseLost, req.Lease.OrgID, req.OrgID))
+	}
+	for i := range req.Users {
+		w := &req.Users[i]
+		u := &w.User
+		bad := func(format string, args ...any) error {
+			return applyErr("user", i, u.ID, fmt.Errorf("%w: "+format, append([]any{store.ErrInvalid}, args...)...))
+		}
+		if u.OrgID != req.OrgID {
+			return bad("user of org %q in a request for org %q", u.OrgID, req.OrgID)
+		}
+		if u.ID == "" {
+			return bad("empty user ID")
+		}
+		if w.ExpectVersion < 0 {
+			return bad("negative expected version %d", w.ExpectVersion)
+		}
+		if w.Delete {
+			if err := checkText("id", u.ID); err != nil {
+				return applyErr("user", i, u.ID, err)
+			}
+			continue
+		}
+		if u.SourceID == "" || u.ExternalID == "" {
+			return bad("user needs a source ID and an external ID")
+		}
+		for _, f := range [...]struct{ n, v string }{
+			{"id", u.ID}, {"source_id", u.SourceID}, {"external_id", u.ExternalID}, {"idp_id", u.IdpID},
+			{"email", u.Email}, {"first_name", u.FirstName}, {"last_name", u.LastName},
+			{"department", u.Department}, {"division", u.Division}, {"office", u.Office}, {"title", u.Title},
+			{"source_hash", u.SourceHash}, {"profile_hash", u.ProfileHash}, {"mapping_version", u.MappingVersion},
+		} {
+			if err := checkText(f.n, f.v); err != nil {
+				return applyErr("user", i, u.ID, err)
+			}
+		}
+		for _, t := range u.Tags {
+			if err := checkText("tag field", t.Field); err != nil {
+				return applyErr("user", i, u.ID, err)
+			}
+			if err := checkText("tag value", t.Value); err != nil {
+				return applyErr("user", i, u.ID, err)
+			}
+		}
+		if err := checkTime("provider_updated_at", u.ProviderUpdatedAt); err != nil {
+			return applyErr("user", i, u.ID, err)
+		}
+		if u.DeactivatedAt != nil {
+			if err := checkTime("deactivated_at", *u.DeactivatedAt); err != nil {
+				return applyErr("user", i, u.ID, err)
+			}
+		}
+	}
+	for i := range req.Groups {
+		w := &req.Groups[i]
+		g := &w.Group
+		bad := func(format string, args ...any) error {
+			return applyErr("group", i, g.ID, fmt.Errorf("%w: "+format, append([]any{store.ErrInvalid}, args...)...))
+		}
+		if g.OrgID != req.OrgID {
+			return bad("group of org %q in a request for org %q", g.OrgID, req.OrgID)
+		}
+		if g.ID == "" {
+			return bad("empty group ID")
+		}
+		if w.ExpectVersion < 0 {
+			return bad("negative expected version %d", w.ExpectVersion)
+		}
+		fields := [...]struct{ n, v string }{{"id", g.ID}, {"source_id", g.SourceID}, {"external_id", g.ExternalID}, {"name", g.Name}}
+		for _, f := range fields {
+			if err := checkText(f.n, f.v); err != nil {
+				return applyErr("group", i, g.ID, err)
+			}
+		}
+		if !w.Delete && (g.SourceID == "" || g.ExternalID == "") {
+			return bad("group needs a source ID and an external ID")
+		}
+	}
+	for i, m := range req.Members {
+		if m.UserID == "" || m.GroupID == "" {
+			return applyErr("member", i, m.UserID, fmt.Errorf("%w: membership needs a user ID and a group ID", store.ErrInvalid))
+		}
+		if err := checkText("user_id", m.UserID); err != nil {
+			return applyErr("member", i, m.UserID, err)
+		}
+		if err := checkText("group_id", m.GroupID); err != nil {
+			return applyErr("member", i, m.UserID, err)
+		}
+	}
+	for i, c := range req.Changes {
+		if c.OrgID != "" && c.OrgID != req.OrgID {
+			return applyErr("change", i, c.SubjectID, fmt.Errorf("%w: change of org %q in a request for org %q", store.ErrInvalid, c.OrgID, req.OrgID))
+		}
+		if c.Kind == "" {
+			return applyErr("change", i, c.SubjectID, fmt.Errorf("%w: change without a kind", store.ErrInvalid))
+		}
+		for _, f := range [...]struct{ n, v string }{{"kind", string(c.Kind)}, {"subject_id", c.SubjectID}, {"cause", c.Cause}} {
+			if err := checkText(f.n, f.v); err != nil {
+				return applyErr("change", i, c.SubjectID, err)
+			}
+		}
+		if err := checkTime("at", c.At); err != nil {
+			return applyErr("change", i, c.SubjectID, err)
+		}
+	}
+	for i, t := range req.Tombstones {
+		if t.OrgID != "" && t.OrgID != req.OrgID {
+			return applyErr("tombstone", i, t.ExternalID, fmt.Errorf("%w: tombstone of org %q in a request for org %q", store.ErrInvalid, t.OrgID, req.OrgID))
+		}
+		if t.ExternalID == "" {
+			return applyErr("tombstone", i, t.ExternalID, fmt.Errorf("%w: tombstone without an external ID", store.ErrInvalid))
+		}
+		for _, f := range [...]struct{ n, v string }{{"source_id", t.SourceID}, {"external_id", t.ExternalID}} {
+			if err := checkText(f.n, f.v); err != nil {
+				return applyErr("tombstone", i, t.ExternalID, err)
+			}
+		}
+		if err := errors.Join(checkTime("deleted_at", t.DeletedAt), checkTime("expires_at", t.ExpiresAt)); err != nil {
+			return applyErr("tombstone", i, t.ExternalID, err)
+		}
+	}
+	if req.Event != nil {
+		if req.Event.ID == "" {
+			return applyErr("event", -1, "", fmt.Errorf("%w: event mark without an ID", store.ErrInvalid))
+		}
+		if err := checkText("event ID", req.Event.ID); err != nil {
+			return applyErr("event", -1, req.Event.ID, err)
+		}
+	}
+	for i, id := range req.Unpark {
+		if err := checkText("parked event ID", id); err != nil {
+			return applyErr("unpark", i, id, err)
+		}
+	}
+	return nil
+}
+
+type applier struct {
+	s   *Store
+	tx  pgx.Tx
+	org string
+	now int64
+}
+
+func (a *applier) run(ctx context.Context, req *store.ApplyRequest) (store.ApplyResult, error) {
+	var res store.ApplyResult
+	if req.Lease != nil {
+		if err := a.checkLease(ctx, req.Lease); err != nil {
+			return res, err
+		}
+	}
+	if req.Event != nil {
+		tag, err := a.tx.Exec(ctx, a.s.sql(`INSERT INTO {S}.events (org_id, id, deactivations, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`),
+			a.org, req.Event.ID, req.Event.Deactivations, a.now)
+		if err != nil {
+			return res, applyErr("event", -1, req.Event.ID, interpretError(err))
+		}
+		if tag.RowsAffected() == 0 {
+			return res, applyErr("event", -1, req.Event.ID, store.ErrDuplicateEvent)
+		}
+	}
+	// Users in chunks whose IDs are unique, so that set-based statements
+	// keep the request's order of writes to one user.
+	for start := 0; start < len(req.Users); {
+		end := start
+		seen := map[string]struct{}{}
+		for end < len(req.Users) {
+			if _, dup := seen[req.Users[end].User.ID]; dup {
+				break
+			}
+			seen[req.Users[end].User.ID] = struct{}{}
+			end++
+		}
+		if err := a.users(ctx, req.Users[start:end], start); err != nil {
+			return res, err
+		}
+		start = end
+	}
+	if len(req.Groups) > 0 {
+		if err := a.groups(ctx, req.Groups); err != nil {
+			return res, err
+		}
+	}
+	if len(req.Members) > 0 {
+		if err := a.members(ctx, req.Members); err != nil {
+			return res, err
+		}
+	}
+	if len(req.Tombstones) > 0 {
+		if err := a.tombstones(ctx, req.Tombstones); err != nil {
+			return res, err
+		}
+	}
+	if len(req.Unpark) > 0 {
+		if _, err := a.tx.Exec(ctx, a.s.sql(`DELETE FROM {S}.parked_events WHERE org_id = $1 AND id = ANY($2)`), a.org, req.Unpark); err != nil {
+			return res, applyErr("unpark", -1, "", interpretError(err))
+		}
+	}
+	// The counter is the last write: it serialises this org's writers only
+	// from here to the commit.
+	if len(req.Changes) > 0 {
+		first, last, err := a.changes(ctx, req.Changes)
+		if err != nil {
+			return res, err
+		}
+		res.FirstSeq, res.LastSeq = first, last
+	}
+	return res, nil
+}
+
+func (a *applier) checkLease(ctx context.Context, l *store.Lease) error {
+	var token string
+	var expires int64
+	err := a.tx.QueryRow(ctx, a.s.sql(`SELECT token, expires_at FROM {S}.leases WHERE org_id = $1 FOR SHARE`), a.org).Scan(&token, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return applyErr("lease", -1, "", fmt.Errorf("%w: org %q has no lease", store.ErrLeaseLost, a.org))
+	}
+	if err != nil {
+		return applyErr("lease", -1, "", interpretError(err))
+	}
+	if token != l.Token {
+		return applyErr("lease", -1, "", fmt.Errorf("%w: the org's lease has another token", store.ErrLeaseLost))
+	}
+	if expires <= a.now {
+		return applyErr("lease", -1, "", fmt.Errorf("%w: the lease expired", store.ErrLeaseLost))
+	}
+	return nil
+}
+
+// current is the part of a stored user row that a write checks and diffs.
+type current struct {
+	version    int64
+	externalID string
+	pua        *int64
+	words      []string
+	tags       []tagRow
+}
+
+type tagRow struct{ field, fvalue, value string }
+
+// tagRows returns the side-table rows of tags: one per (field, folded value),
+// the first spelling kept.
+func tagRows(tags []mapping.Tag) []tagRow {
+	var out []tagRow
+	for _, t := range tags {
+		fv := search.Fold(t.Value)
+		if fv == "" || t.Field == "" {
+			continue
+		}
+		if slices.ContainsFunc(out, func(r tagRow) bool { return r.field == t.Field && r.fvalue == fv }) {
+			continue
+		}
+		out = append(out, tagRow{t.Field, fv, t.Value})
+	}
+	return out
+}
+
+func encodeTags(tags []mapping.Tag) *string {
+	if len(tags) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(tags)
+	s := string(b)
+	return &s
+}
+
+func decodeTags(s *string) ([]mapping.Tag, error) {
+	if s == nil {
+		return nil, nil
+	}
+	var tags []mapping.Tag
+	if err := json.Unmarshal([]byte(*s), &tags); err != nil {
+		return nil, fmt.Errorf("pgstore: stored tags: %w", err)
+	}
+	return tags, nil
+}
+
+// userCols are the columns of the users table in the order userArrays
+// fills them.
+const userCols = `org_id, id, source_id, external_id, idp_id, email, first_name, last_name, department, division, office, title,
+	tags, active, source, source_hash, profile_hash, mapping_version, provider_updated_at, version, created_at, updated_at,
+	deactivated_at, f_email, f_department, f_division, f_office, k_last, k_first`
+
+const userUnnest = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+	$10::text[], $11::text[], $12::text[], $13::text[], $14::bool[], $15::bytea[], $16::text[], $17::text[], $18::text[],
+	$19::int8[], $20::int8[], $21::int8[], $22::int8[], $23::int8[], $24::text[], $25::text[], $26::text[], $27::text[],
+	$28::text[], $29::text[])
+	AS v(id, source_id, external_id, idp_id, email, first_name, last_name, department, division, office, title,
+	tags, active, source, source_hash, profile_hash, mapping_version, provider_updated_at, version, created_at, updated_at,
+	deactivated_at, f_email, f_department, f_division, f_office, k_last, k_first)`
+
+// userArrays are the column arrays of a set of user rows.
+type userArrays struct {
+	id, sourceID, externalID, idpID, email, first, last, dept, div, office, title []string
+	tags                                                                          []*string
+	active                                                                        []bool
+	source                                                                        [][]byte
+	sourceHash, profileHash, mappingVersion                                       []string
+	pua                                                                           []*int64
+	version, created, updated                                                     []int64
+	deactivated                                                                   []*int64
+	fEmail, fDept, fDiv, fOffice, kLast, kFirst                                   []string
+}
+
+func (ua *userArrays) add(u *store.User, version, created, updated int64) {
+	ua.id = append(ua.id, u.ID)
+	ua.sourceID = append(ua.sourceID, u.SourceID)
+	ua.externalID = append(ua.externalID, u.ExternalID)
+	ua.idpID = append(ua.idpID, u.IdpID)
+	ua.email = append(ua.email, u.Email)
+	ua.first = append(ua.first, u.FirstName)
+	ua.last = append(ua.last, u.LastName)
+	ua.dept = append(ua.dept, u.Department)
+	ua.div = append(ua.div, u.Division)
+	ua.office = append(ua.office, u.Office)
+	ua.title = append(ua.title, u.Title)
+	ua.tags = append(ua.tags, encodeTags(u.Tags))
+	ua.active = append(ua.active, u.Active)
+	var src []byte
+	if len(u.Source) > 0 {
+		src = u.Source
+	}
+	ua.source = append(ua.source, src)
+	ua.sourceHash = append(ua.sourceHash, u.SourceHash)
+	ua.profileHash = append(ua.profileHash, u.ProfileHash)
+	ua.mappingVersion = append(ua.mappingVersion, u.MappingVersion)
+	ua.pua = append(ua.pua, tsArg(u.ProviderUpdatedAt))
+	ua.version = append(ua.version, version)
+	ua.created = append(ua.created, created)
+	ua.updated = append(ua.updated, updated)
+	ua.deactivated = append(ua.deactivated, tsPtrArg(u.DeactivatedAt))
+	ua.fEmail = append(ua.fEmail, search.Fold(u.Email))
+	ua.fDept = append(ua.fDept, search.Fold(u.Department))
+	ua.fDiv = append(ua.fDiv, search.Fold(u.Division))
+	ua.fOffice = append(ua.fOffice, search.Fold(u.Office))
+	ua.kLast = append(ua.kLast, search.SortKey(search.SortLastName, u.FirstName, u.LastName, u.Email))
+	ua.kFirst = append(ua.kFirst, search.SortKey(search.SortFirstName, u.FirstName, u.LastName, u.Email))
+}
+
+func (ua *userArrays) args(org string) []any {
+	return []any{org, ua.id, ua.sourceID, ua.externalID, ua.idpID, ua.email, ua.first, ua.last, ua.dept, ua.div,
+		ua.office, ua.title, ua.tags, ua.active, ua.source, ua.sourceHash, ua.profileHash, ua.mappingVersion, ua.pua,
+		ua.version, ua.created, ua.updated, ua.deactivated, ua.fEmail, ua.fDept, ua.fDiv, ua.fOffice, ua.kLast, ua.kFirst}
+}
+
+// sideRows collects side-table rows to insert or delete.
+type sideRows struct {
+	wordUser, word                         []string
+	tagUser, tagField, tagFValue, tagValue []string
+	delWordUser, delWord                   []string
+	delTagUser, delTagField, delTagFValue  []string
+}
+
+func (sr *sideRows) addWords(userID string, words []string) {
+	for _, w := range words {
+		sr.wordUser = append(sr.wordUser, userID)
+		sr.word = append(sr.word, w)
+	}
+}
+
+func (sr *sideRows) addTags(userID string, tags []tagRow) {
+	for _, t := range tags {
+		sr.tagUser = append(sr.tagUser, userID)
+		sr.tagField = append(sr.tagField, t.field)
+		sr.tagFValue = append(sr.tagFValue, t.fvalue)
+		sr.tagValue = append(sr.tagValue, t.value)
+	}
+}
+
+func (sr *sideRows) delWords(userID string, words []string) {
+	for _, w := range words {
+		sr.delWordUser = append(sr.delWordUser, userID)
+		sr.delWord = append(sr.delWord, w)
+	}
+}
+
+func (sr *sideRows) delTags(userID string, tags []tagRow) {
+	for _, t := range tags {
+		sr.delTagUser = append(sr.delTagUser, userID)
+		sr.delTagField = append(sr.delTagField, t.field)
+		sr.delTagFValue = append(sr.delTagFValue, t.fvalue)
+	}
+}
+
+// users applies writes whose user IDs are unique; base is the index of
+// writes[0] in the request.
+func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int) error {
+	// Read (and lock) the rows that exist, in ID order.
+	ids := make([]string, 0, len(writes))
+	needRead := false
+	for i := range writes {
+		ids = append(ids, writes[i].User.ID)
+		if writes[i].ExpectVersion != 0 || writes[i].Delete {
+			needRead = true
+		}
+	}
+	cur := map[string]*current{}
+	if needRead {
+		var err error
+		cur, err = a.readCurrent(ctx, ids)
+		if err != nil {
+			return applyErr("user", -1, "", interpretError(err))
+		}
+	} else {
+		// Inserts only: a conflict on ID or (source, external ID) shows as a
+		// row the INSERT … ON CONFLICT DO NOTHING did not return.
+		cur = nil
+	}
+
+	var ins, upd userArrays
+	var side sideRows
+	var insIdx []int
+	var delIDs []string
+	for i := range writes {
+		w := &writes[i]
+		u := &w.User
+		c := cur[u.ID]
+		switch {
+		case w.ExpectVersion == 0 && w.Delete:
+			return applyErr("user", base+i, u.ID, fmt.Errorf("%w: delete needs the expected version", store.ErrInvalid))
+		case w.ExpectVersion == 0:
+			if c != nil {
+				return applyErr("user", base+i, u.ID, fmt.Errorf("%w: user %q exists", store.ErrConflict, u.ID))
+			}
+			ins.add(u, 1, a.now, a.now)
+			insIdx = append(insIdx, base+i)
+			side.addWords(u.ID, search.Words(u.FirstName, u.LastName, u.Email))
+			side.addTags(u.ID, tagRows(u.Tags))
+		default:
+			if c == nil {
+				return applyErr("user", base+i, u.ID, fmt.Errorf("%w: user %q does not exist (expected version %d)", store.ErrConflict, u.ID, w.ExpectVersion))
+			}
+			if c.version != w.ExpectVersion {
+				return applyErr("user", base+i, u.ID, fmt.Errorf("%w: user %q is at version %d, not %d", store.ErrConflict, u.ID, c.version, w.ExpectVersion))
+			}
+			if w.Delete {
+				delIDs = append(delIDs, u.ID)
+				side.delWords(u.ID, c.words)
+				side.delTags(u.ID, c.tags)
+				continue
+			}
+			if c.pua != nil && !u.ProviderUpdatedAt.IsZero() && u.ExternalID == c.externalID && u.ProviderUpdatedAt.UnixNano() < *c.pua {
+				return applyErr("user", base+i, u.ID, fmt.Errorf("%w: provider updated_at %s is older than the stored %s", store.ErrStale,
+					u.ProviderUpdatedAt.UTC().Format("2006-01-02T15:04:05.999999999Z"), fromNanos(c.pua).Format("2006-01-02T15:04:05.999999999Z")))
+			}
+			upd.add(u, c.version+1, 0, a.now)
+			newWords := search.Words(u.FirstName, u.LastName, u.Email)
+			side.delWords(u.ID, minus(c.words, newWords))
+			side.addWords(u.ID, minus(newWords, c.words))
+			newTags := tagRows(u.Tags)
+			side.delTags(u.ID, minusTags(c.tags, newTags))
+			side.addTags(u.ID, minusTags(newTags, c.tags))
+		}
+	}
+
+	b := &pgx.Batch{}
+	if len(delIDs) > 0 {
+		b.Queue(a.s.sql(`DELETE FROM {S}.users WHERE org_id = $1 AND id = ANY($2)`), a.org, delIDs)
+		b.Queue(a.s.sql(`DELETE FROM {S}.memberships WHERE org_id = $1 AND user_id = ANY($2)`), a.org, delIDs)
+	}
+	if len(side.delWord) > 0 {
+		b.Queue(a.s.sql(`DELETE FROM {S}.user_words w USING unnest($2::text[], $3::text[]) AS d(user_id, word)
+			WHERE w.org_id = $1 AND w.word = d.word AND w.user_id = d.user_id`), a.org, side.delWordUser, side.delWord)
+	}
+	if len(side.delTagFValue) > 0 {
+		b.Queue(a.s.sql(`DELETE FROM {S}.user_tags t USING unnest($2::text[], $3::text[], $4::text[]) AS d(user_id, field, f_value)
+			WHERE t.org_id = $1 AND t.f_value = d.f_value AND t.user_id = d.user_id AND t.field = d.field`),
+			a.org, side.delTagUser, side.delTagField, side.delTagFValue)
+	}
+	if len(upd.id) > 0 {
+		b.Queue(a.s.sql(`UPDATE {S}.users u SET source_id = v.source_id, external_id = v.external_id, idp_id = v.idp_id,
+			email = v.email, first_name = v.first_name, last_name = v.last_name, department = v.department,
+			division = v.division, office = v.office, title = v.title, tags = v.tags, active = v.active,
+			source = v.source, source_hash = v.source_hash, profile_hash = v.profile_hash,
+			mapping_version = v.mapping_version, provider_updated_at = v.provider_updated_at, version = v.version,
+			updated_at = v.updated_at, deactivated_at = v.deactivated_at, f_email = v.f_email,
+			f_department = v.f_department, f_division = v.f_division, f_office = v.f_office, k_last = v.k_last,
+			k_first = v.k_first
+			FROM `+userUnnest+` WHERE u.org_id = $1 AND u.id = v.id`), upd.args(a.org)...)
+	}
+	insAt := -1
+	if len(ins.id) > 0 {
+		insAt = b.Len()
+		b.Queue(a.s.sql(`INSERT INTO {S}.users (`+userCols+`) SELECT $1, v.* FROM `+userUnnest+`
+			ON CONFLICT DO NOTHING RETURNING id`), ins.args(a.org)...)
+	}
+	if len(side.word) > 0 {
+		b.Queue(a.s.sql(`INSERT INTO {S}.user_words (org_id, user_id, word) SELECT $1, * FROM unnest($2::text[], $3::text[])`),
+			a.org, side.wordUser, side.word)
+	}
+	if len(side.tagFValue) > 0 {
+		b.Queue(a.s.sql(`INSERT INTO {S}.user_tags (org_id, user_id, field, f_value, value)
+			SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])`),
+			a.org, side.tagUser, side.tagField, side.tagFValue, side.tagValue)
+	}
+	br := a.tx.SendBatch(ctx, b)
+	defer br.Close()
+	for i := 0; i < b.Len(); i++ {
+		if i == insAt {
+			rows, err := br.Query()
+			if err != nil {
+				return applyErr("user", -1, "", interpretError(err))
+			}
+			got := make(map[string]struct{}, len(ins.id))
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return applyErr("user", -1, "", interpretError(err))
+				}
+				got[id] = struct{}{}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return applyErr("user", -1, "", interpretError(err))
+			}
+			if len(got) != len(ins.id) {
+				for k, id := range ins.id {
+					if _, ok := got[id]; !ok {
+						u := &writes[insIdx[k]-base].User
+						return applyErr("user", insIdx[k], id, fmt.Errorf("%w: the org has a user with ID %q or external ID %q in source %q",
+							store.ErrConflict, id, u.ExternalID, u.SourceID))
+					}
+				}
+			}
+			continue
+		}
+		if _, err := br.Exec(); err != nil {
+			return applyErr("user", -1, "", interpretError(err))
+		}
+	}
+	return br.Close()
+}
+
+// readCurrent reads and locks the stored users among ids.
+func (a *applier) readCurrent(ctx context.Context, ids []string) (map[string]*current, error) {
+	rows, err := a.tx.Query(ctx, a.s.sql(`SELECT id, version, external_id, provider_updated_at, first_name, last_name, email, tags
+		FROM {S}.users WHERE org_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE`), a.org, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]*current, len(ids))
+	for rows.Next() {
+		var id, first, last, email string
+		var tags *string
+		c := &current{}
+		if err := rows.Scan(&id, &c.version, &c.externalID, &c.pua, &first, &last, &email, &tags); err != nil {
+			return nil, err
+		}
+		c.words = search.Words(first, last, email)
+		t, err := decodeTags(tags)
+		if err != nil {
+			return nil, err
+		}
+		c.tags = tagRows(t)
+		out[id] = c
+	}
+	return out, rows.Err()
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func minusTags(a, b []tagRow) []tagRow {
+	var out []tagRow
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y tagRow) bool { return x.field == y.field && x.fvalue == y.fvalue && x.value == y.value }) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// groups applies group writes in request order, with per-row statements
+// (groups are few).
+func (a *applier) groups(ctx context.Context, writes []store.GroupWrite) error {
+	ids := make([]string, 0, len(writes))
+	for _, w := range writes {
+		ids = append(ids, w.Group.ID)
+	}
+	rows, err := a.tx.Query(ctx, a.s.sql(`SELECT id, version FROM {S}.groups WHERE org_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE`), a.org, ids)
+	if err != nil {
+		return applyErr("group", -1, "", interpretError(err))
+	}
+	versions := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			rows.Close()
+			return applyErr("group", -1, "", interpretError(err))
+		}
+		versions[id] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return applyErr("group", -1, "", interpretError(err))
+	}
+	b := &pgx.Batch{}
+	var idx []int
+	for i := range writes {
+		w := &writes[i]
+		g := &w.Group
+		v, exists := versions[g.ID]
+		switch {
+		case w.ExpectVersion == 0 && w.Delete:
+			return applyErr("group", i, g.ID, fmt.Errorf("%w: delete needs the expected version", store.ErrInvalid))
+		case w.ExpectVersion == 0:
+			if exists {
+				return applyErr("group", i, g.ID, fmt.Errorf("%w: group %q exists", store.ErrConflict, g.ID))
+			}
+			b.Queue(a.s.sql(`INSERT INTO {S}.groups (org_id, id, source_id, external_id, name, f_name, f_id, version, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)`),
+				a.org, g.ID, g.SourceID, g.ExternalID, g.Name, search.Fold(g.Name), search.Fold(g.ID), a.now)
+			versions[g.ID] = 1
+		case !exists:
+			return applyErr("group", i, g.ID, fmt.Errorf("%w: group %q does not exist (expected version %d)", store.ErrConflict, g.ID, w.ExpectVersion))
+		case v != w.ExpectVersion:
+			return applyErr("group", i, g.ID, fmt.Errorf("%w: group %q is at version %d, not %d", store.ErrConflict, g.ID, v, w.ExpectVersion))
+		case w.Delete:
+			b.Queue(a.s.sql(`DELETE FROM {S}.groups WHERE org_id = $1 AND id = $2`), a.org, g.ID)
+			idx = append(idx, i)
+			b.Queue(a.s.sql(`DELETE FROM {S}.memberships WHERE org_id = $1 AND group_id = $2`), a.org, g.ID)
+			delete(versions, g.ID)
+		default:
+			b.Queue(a.s.sql(`UPDATE {S}.groups SET source_id = $3, external_id = $4, name = $5, f_name = $6, version = $7, updated_at = $8
+				WHERE org_id = $1 AND id = $2`),
+				a.org, g.ID, g.SourceID, g.ExternalID, g.Name, search.Fold(g.Name), v+1, a.now)
+			versions[g.ID] = v + 1
+		}
+		for len(idx) < b.Len() {
+			idx = append(idx, i)
+		}
+	}
+	br := a.tx.SendBatch(ctx, b)
+	defer br.Close()
+	for k := 0; k < b.Len(); k++ {
+		if _, err := br.Exec(); err != nil {
+			i := idx[k]
+			return applyErr("group", i, writes[i].Group.ID, interpretError(err))
+		}
+	}
+	return br.Close()
+}
+
+// members applies membership writes. The last write of a pair wins, as if
+// applied in order.
+func (a *applier) members(ctx context.Context, writes []store.MemberWrite) error {
+	type pair struct{ u, g string }
+	final := map[pair]bool{}
+	var order []pair
+	var userIDs, groupIDs []string
+	for _, w := range writes {
+		p := pair{w.UserID, w.GroupID}
+		if _, ok := final[p]; !ok {
+			order = append(order, p)
+			userIDs = append(userIDs, w.UserID)
+			groupIDs = append(groupIDs, w.GroupID)
+		}
+		final[p] = !w.Remove
+	}
+	// Both ends must exist after the request's user and group writes.
+	var missingUser, missingGroup *string
+	err := a.tx.QueryRow(ctx, a.s.sql(`SELECT
+		(SELECT min(x) FROM unnest($2::text[]) x WHERE NOT EXISTS (SELECT 1 FROM {S}.users u WHERE u.org_id = $1 AND u.id = x)),
+		(SELECT min(x) FROM unnest($3::text[]) x WHERE NOT EXISTS (SELECT 1 FROM {S}.groups g WHERE g.org_id = $1 AND g.id = x))`),
+		a.org, userIDs, groupIDs).Scan(&missingUser, &missingGroup)
+	if err != nil {
+		return applyErr("member", -1, "", interpretError(err))
+	}
+	if missingUser != nil || missingGroup != nil {
+		for i, w := range writes {
+			if missingUser != nil && w.UserID == *missingUser {
+				return applyErr("member", i, w.UserID, fmt.Errorf("%w: the org has no user %q", store.ErrInvalid, w.UserID))
+			}
+			if missingGroup != nil && w.GroupID == *missingGroup {
+				return applyErr("member", i, w.UserID, fmt.Errorf("%w: the org has no group %q", store.ErrInvalid, w.GroupID))
+			}
+		}
+	}
+	var addU, addG, delU, delG []string
+	for _, p := range order {
+		if final[p] {
+			addU, addG = append(addU, p.u), append(addG, p.g)
+		} else {
+			delU, delG = append(delU, p.u), append(delG, p.g)
+		}
+	}
+	if len(delU) > 0 {
+		if _, err := a.tx.Exec(ctx, a.s.sql(`DELETE FROM {S}.memberships m USING unnest($2::text[], $3::text[]) AS d(user_id, group_id)
+			WHERE m.org_id = $1 AND m.group_id = d.group_id AND m.user_id = d.user_id`), a.org, delU, delG); err != nil {
+			return applyErr("member", -1, "", interpretError(err))
+		}
+	}
+	if len(addU) > 0 {
+		if _, err := a.tx.Exec(ctx, a.s.sql(`INSERT INTO {S}.memberships (org_id, user_id, group_id)
+			SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING`), a.org, addU, addG); err != nil {
+			return applyErr("member", -1, "", interpretError(err))
+		}
+	}
+	return nil
+}
+
+func (a *applier) tombstones(ctx context.Context, ts []store.Tombstone) error {
+	// The last tombstone of a key wins.
+	type key struct{ s, e string }
+	last := map[key]int{}
+	for i, t := range ts {
+		last[key{t.SourceID, t.ExternalID}] = i
+	}
+	var src, ext []string
+	var del, exp []*int64
+	for i, t := range ts {
+		if last[key{t.SourceID, t.ExternalID}] != i {
+			continue
+		}
+		src, ext = append(src, t.SourceID), append(ext, t.ExternalID)
+		del, exp = append(del, tsArg(t.DeletedAt)), append(exp, tsArg(t.ExpiresAt))
+	}
+	_, err := a.tx.Exec(ctx, a.s.sql(`INSERT INTO {S}.tombstones (org_id, source_id, external_id, deleted_at, expires_at)
+		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[])
+		ON CONFLICT (org_id, source_id, external_id) DO UPDATE SET deleted_at = excluded.deleted_at, expires_at = excluded.expires_at`),
+		a.org, src, ext, del, exp)
+	if err != nil {
+		return applyErr("tombstone", -1, "", interpretError(err))
+	}
+	return nil
+}
+
+// changes takes len(cs) numbers from the org's counter and writes the
+// journal entries.
+func (a *applier) changes(ctx context.Context, cs []store.Change) (first, last int64, err error) {
+	n := int64(len(cs))
+	err = a.tx.QueryRow(ctx, a.s.sql(`INSERT INTO {S}.counters AS c (org_id, seq) VALUES ($1, $2)
+		ON CONFLICT (org_id) DO UPDATE SET seq = c.seq + excluded.seq RETURNING c.seq`), a.org, n).Scan(&last)
+	if err != nil {
+		return 0, 0, applyErr("change", -1, "", interpretError(err))
+	}
+	first = last - n + 1
+	seqs := make([]int64, n)
+	kinds := make([]string, n)
+	subjects := make([]string, n)
+	befores := make([]*string, n)
+	afters := make([]*string, n)
+	causes := make([]string, n)
+	ats := make([]int64, n)
+	for i, c := range cs {
+		seqs[i] = first + int64(i)
+		kinds[i] = string(c.Kind)
+		subjects[i] = c.SubjectID
+		befores[i] = encodeFields(c.Before)
+		afters[i] = encodeFields(c.After)
+		causes[i] = c.Cause
+		if c.At.IsZero() {
+			ats[i] = a.now
+		} else {
+			ats[i] = c.At.UnixNano()
+		}
+	}
+	_, err = a.tx.Exec(ctx, a.s.sql(`INSERT INTO {S}.changes (org_id, seq, kind, subject_id, before, after, cause, at)
+		SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[])`),
+		a.org, seqs, kinds, subjects, befores, afters, causes, ats)
+	if err != nil {
+		return 0, 0, applyErr("change", -1, "", interpretError(err))
+	}
+	return first, last, nil
+}
+
+func encodeFields(m map[string]any) *string {
+	if len(m) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		b = fmt.Appendf(nil, `{"error":%q}`, err.Error())
+	}
+	s := string(b)
+	return &s
+}

@@ -1,0 +1,268 @@
+// Package pgstore is the PostgreSQL store.Store, on github.com/jackc/pgx/v5.
+//
+// Open connects with a DSN; New wraps a host's existing *pgxpool.Pool. The
+// tables live in one schema (Config.Schema, "dirsync" by default) so they sit
+// beside the host's own. Migrate applies the embedded migrations; call it once
+// at start-up (it is idempotent and safe to run from several processes).
+//
+// # How it works
+//
+//   - Apply runs one READ COMMITTED transaction. Leases are rows (org, holder,
+//     token, expiry): a fenced Apply reads the org's lease row FOR SHARE and
+//     checks token and expiry, so a lease cannot change hands until the
+//     write commits. No advisory locks are held across statements, so the
+//     store works behind transaction poolers.
+//   - User and group writes are compare-and-set: the rows are read FOR
+//     UPDATE (in ID order, so concurrent applies cannot deadlock), checked
+//     in Go (version, then provider updated_at), and written set-based: one
+//     INSERT … SELECT FROM unnest(arrays) per request for new users, one
+//     UPDATE … FROM unnest for changed ones, and only the side-table rows
+//     (words, tags) that actually changed. Measured against COPY into a
+//     temporary table plus one merge (the benchmark's raw baseline), the
+//     array statements were as fast or faster at the engine's batch sizes and
+//     write nothing to the catalog (a temporary table per transaction inserts
+//     and deletes pg_class rows).
+//   - Journal sequences come from a per-org counter row updated as the last
+//     write of the transaction, so commits land in sequence order, a reader
+//     never skips an entry, and the counter row is locked only briefly.
+//   - Search and facets are SQL over folded copies made in Go by search.Fold
+//     and compared bytewise (COLLATE "C"): folded department, division,
+//     office and sort keys on the users table; tags and name/email words in
+//     side tables keyed (org, value, user); a text term is a range scan
+//     word >= prefix AND word < successor(prefix). Pages are keyset
+//     pagination on (sort key, ID).
+//
+// # Caveats
+//
+//   - PostgreSQL text cannot hold NUL bytes or invalid UTF-8: Apply refuses
+//     such strings with store.ErrInvalid naming the field. Lookups by such a
+//     value find nothing.
+//   - Times are stored as Unix nanoseconds, so they round-trip exactly; a
+//     time before 1678 or after 2261 is refused with store.ErrInvalid.
+//   - Snapshot and Memberships hold a pooled connection while they call fn;
+//     fn may call the store again only if the pool has a spare connection.
+//   - LoadUsers by idp ID or email without OnlyInactive reads all of the
+//     org's rows (only inactive users are indexed for identity matching).
+//   - RedactSubject and PruneChanges scan the org's journal; they are meant
+//     for occasional maintenance, not for a hot path.
+//   - Behind PgBouncer in transaction mode, configure the pool with a query
+//     exec mode that does not rely on named prepared statements
+//     (pgx.QueryExecModeExec or QueryExecModeSimpleProtocol).
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/directorysync/directorysync/store"
+)
+
+// Config configures a Store. The zero value is valid.
+type Config struct {
+	// Schema is the PostgreSQL schema that holds the store's tables; it must
+	// be a lower-case identifier of at most 63 characters. Defaults to
+	// "dirsync".
+	Schema string
+	// Logger receives migration messages. Defaults to a discarding logger.
+	Logger *slog.Logger
+	// Now returns the current time; it stamps rows and judges lease expiry.
+	// Defaults to time.Now.
+	Now func() time.Time
+}
+
+var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+func (c *Config) setDefaults() {
+	if c.Schema == "" {
+		c.Schema = "dirsync"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func (c *Config) validate() error {
+	if !schemaPattern.MatchString(c.Schema) {
+		return fmt.Errorf("schema %q must match %s", c.Schema, schemaPattern)
+	}
+	return nil
+}
+
+// Store is a store.Store on PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	pool    *pgxpool.Pool
+	ownPool bool
+	cfg     Config
+	schema  string // quoted identifier
+}
+
+// Open connects to the database at dsn (a PostgreSQL URL or key=value
+// string) and returns a Store that owns its pool; Close closes it. The
+// first Config, if any, is used.
+func Open(ctx context.Context, dsn string, cfg ...Config) (*Store, error) {
+	var c Config
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	c.setDefaults()
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("pgstore: invalid config: %w", err)
+	}
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: parse DSN: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: connect: %w", err)
+	}
+	s, err := New(pool, c)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.ownPool = true
+	return s, nil
+}
+
+// New returns a Store on a pool the host owns; Close leaves the pool open.
+func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("pgstore: invalid config: nil pool")
+	}
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("pgstore: invalid config: %w", err)
+	}
+	return &Store{pool: pool, cfg: cfg, schema: pgx.Identifier{cfg.Schema}.Sanitize()}, nil
+}
+
+// Close closes the pool if Open created it.
+func (s *Store) Close() {
+	if s.ownPool {
+		s.pool.Close()
+	}
+}
+
+// Pool returns the underlying pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Schema returns the schema that holds the store's tables.
+func (s *Store) Schema() string { return s.cfg.Schema }
+
+// sql qualifies the table names of q: "{S}." becomes the quoted schema.
+func (s *Store) sql(q string) string { return strings.ReplaceAll(q, "{S}.", s.schema+".") }
+
+// interpretError maps a PostgreSQL or pgx error to the store's sentinels,
+// keeping the original error in the chain. Other errors pass unchanged.
+func interpretError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		case "22021", "22P05", "23502", "23503", "23514", "22001", "54000":
+			// invalid byte sequence, untranslatable character (NUL), not-null,
+			// foreign key, check, value too long, program limit exceeded.
+			return fmt.Errorf("%w: %w", store.ErrInvalid, err)
+		}
+	}
+	return err
+}
+
+// Times are stored as Unix nanoseconds; NULL is the zero time.
+var (
+	minTime = time.Unix(0, -1<<63+1)
+	maxTime = time.Unix(0, 1<<63-1)
+)
+
+func checkTime(field string, t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return fmt.Errorf("%w: %s %s is outside the storable range (1678 to 2261)", store.ErrInvalid, field, t.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// tsArg is a nullable nanosecond timestamp argument.
+func tsArg(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := t.UnixNano()
+	return &n
+}
+
+func tsPtrArg(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	return tsArg(*t)
+}
+
+func fromNanos(n *int64) time.Time {
+	if n == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, *n).UTC()
+}
+
+func fromNanosPtr(n *int64) *time.Time {
+	if n == nil {
+		return nil
+	}
+	t := time.Unix(0, *n).UTC()
+	return &t
+}
+
+// checkText reports why s cannot be stored in a PostgreSQL text column.
+func checkText(field, s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("%w: %s contains a NUL byte, which PostgreSQL text cannot hold", store.ErrInvalid, field)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", store.ErrInvalid, field)
+	}
+	return nil
+}
+
+// storable reports whether s can be a lookup key; a key that cannot be
+// stored matches nothing.
+func storable(s string) bool { return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) }
+
+func storableAll(ss []string) []string {
+	out := ss[:0:0]
+	for _, s := range ss {
+		if storable(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,266 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/directorysync/directorysync/search"
+	"github.com/directorysync/directorysync/store"
+)
+
+// facet fields a where clause may leave out.
+const (
+	skipNone = iota
+	skipDepartment
+	skipDivision
+	skipOffice
+	skipTag
+)
+
+// whereBuilder renders the WHERE clause of a query over users u; $1 is the
+// org.
+type whereBuilder struct {
+	args  []any
+	conds []string
+}
+
+func (w *whereBuilder) arg(v any) string {
+	w.args = append(w.args, v)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+// buildWhere renders q's filters (q is normalized), leaving out one field's
+// filter for disjunctive facets.
+func buildWhere(orgID string, q search.Query, skip int) *whereBuilder {
+	w := &whereBuilder{args: []any{orgID}}
+	w.conds = append(w.conds, "u.org_id = $1")
+	switch q.Status {
+	case search.StatusActive:
+		w.conds = append(w.conds, "u.active")
+	case search.StatusInactive:
+		w.conds = append(w.conds, "NOT u.active")
+	}
+	field := func(col string, vals []string) {
+		if f := search.FoldedValues(vals); len(f) > 0 {
+			w.conds = append(w.conds, col+" = ANY("+w.arg(f)+")")
+		}
+	}
+	if skip != skipDepartment {
+		field("u.f_department", q.Departments)
+	}
+	if skip != skipDivision {
+		field("u.f_division", q.Divisions)
+	}
+	if skip != skipOffice {
+		field("u.f_office", q.Offices)
+	}
+	if skip != skipTag {
+		if f := search.FoldedValues(q.Tags); len(f) > 0 {
+			w.conds = append(w.conds, "u.id IN (SELECT t.user_id FROM {S}.user_tags t WHERE t.org_id = $1 AND t.f_value = ANY("+w.arg(f)+"))")
+		}
+	}
+	if f := search.FoldedValues(q.Groups); len(f) > 0 {
+		p := w.arg(f)
+		w.conds = append(w.conds, `u.id IN (SELECT m.user_id FROM {S}.memberships m JOIN {S}.groups g
+			ON g.org_id = m.org_id AND g.id = m.group_id
+			WHERE m.org_id = $1 AND g.org_id = $1 AND (g.f_name = ANY(`+p+`) OR g.f_id = ANY(`+p+`)))`)
+	}
+	for _, term := range search.Terms(q.Text) {
+		cond := w.prefix(term)
+		parts := search.TermParts(term)
+		if len(parts) > 0 && !(len(parts) == 1 && parts[0] == term) {
+			all := make([]string, len(parts))
+			for i, p := range parts {
+				all[i] = w.prefix(p)
+			}
+			cond = "(" + cond + " OR (" + strings.Join(all, " AND ") + "))"
+		}
+		w.conds = append(w.conds, cond)
+	}
+	return w
+}
+
+// prefix renders "some word of u starts with p" as an index range scan.
+func (w *whereBuilder) prefix(p string) string {
+	cond := "x.word >= " + w.arg(p)
+	if hi, ok := successor(p); ok {
+		cond += " AND x.word < " + w.arg(hi)
+	}
+	return "u.id IN (SELECT x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND " + cond + ")"
+}
+
+// successor returns the least string greater than every string with
+// prefix p (bytewise, which for UTF-8 is code point order), or false when
+// there is none.
+func successor(p string) (string, bool) {
+	for len(p) > 0 {
+		r, size := utf8.DecodeLastRuneInString(p)
+		p = p[:len(p)-size]
+		if r == utf8.RuneError && size <= 1 {
+			continue
+		}
+		next := r + 1
+		if next >= 0xD800 && next <= 0xDFFF {
+			next = 0xE000
+		}
+		if next <= utf8.MaxRune {
+			return p + string(next), true
+		}
+	}
+	return "", false
+}
+
+func (w *whereBuilder) sql() string { return strings.Join(w.conds, " AND ") }
+
+// sortColumn is the SQL sort key for a sort order.
+func sortColumn(s search.Sort) string {
+	switch s {
+	case search.SortFirstName:
+		return "u.k_first"
+	case search.SortEmail:
+		return "u.f_email"
+	case search.SortID:
+		return "''::text COLLATE \"C\""
+	default:
+		return "u.k_last"
+	}
+}
+
+// Search returns one page of q.
+func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store.Page, error) {
+	if err := store.ValidateOrgID(orgID); err != nil {
+		return store.Page{}, err
+	}
+	q, err := q.Normalize()
+	if err != nil {
+		return store.Page{}, err
+	}
+	pos, hasCursor, err := search.DecodeCursor(orgID, q)
+	if err != nil {
+		return store.Page{}, err
+	}
+	w := buildWhere(orgID, q, skipNone)
+	key := sortColumn(q.Sort)
+	if hasCursor {
+		if q.Sort == search.SortID {
+			w.conds = append(w.conds, "u.id > "+w.arg(pos.ID))
+		} else {
+			k, id := w.arg(pos.Key), w.arg(pos.ID)
+			w.conds = append(w.conds, "("+key+" > "+k+" OR ("+key+" = "+k+" AND u.id > "+id+"))")
+		}
+	}
+	order := key + ", u.id"
+	if q.Sort == search.SortID {
+		order = "u.id"
+	}
+	limit := w.arg(q.Limit + 1)
+	sql := s.sql(`SELECT ` + userSelect + ` FROM {S}.users u WHERE ` + w.sql() + ` ORDER BY ` + order + ` LIMIT ` + limit)
+	users, err := s.queryUsers(ctx, sql, w.args...)
+	if err != nil {
+		return store.Page{}, err
+	}
+	var page store.Page
+	if len(users) > q.Limit {
+		users = users[:q.Limit]
+		last := users[len(users)-1]
+		page.NextCursor = search.EncodeCursor(orgID, q, search.Position{
+			Key: search.SortKey(q.Sort, last.FirstName, last.LastName, last.Email),
+			ID:  last.ID,
+		})
+	}
+	if err := s.fillGroups(ctx, orgID, users); err != nil {
+		return store.Page{}, err
+	}
+	if users == nil {
+		users = []store.User{}
+	}
+	page.Users = users
+	return page, nil
+}
+
+// Facets counts values among the users q matches, each facet ignoring its
+// own field's filter.
+func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store.Facets, error) {
+	if err := store.ValidateOrgID(orgID); err != nil {
+		return store.Facets{}, err
+	}
+	q.Cursor, q.Limit = "", 0
+	q, err := q.Normalize()
+	if err != nil {
+		return store.Facets{}, err
+	}
+	f := store.Facets{
+		Department: map[string]int{}, Division: map[string]int{}, Office: map[string]int{},
+		Tag: map[string]int{}, TagFields: map[string]map[string]int{},
+	}
+	for _, c := range []struct {
+		skip     int
+		col, raw string
+		out      map[string]int
+	}{
+		{skipDepartment, "f_department", "department", f.Department},
+		{skipDivision, "f_division", "division", f.Division},
+		{skipOffice, "f_office", "office", f.Office},
+	} {
+		w := buildWhere(orgID, q, c.skip)
+		// The label is the least original spelling stored for the org.
+		sql := s.sql(`SELECT (SELECT min(x.` + c.raw + `) FROM {S}.users x WHERE x.org_id = $1 AND x.` + c.col + ` = v.val), v.n
+			FROM (SELECT u.` + c.col + ` AS val, count(*) AS n FROM {S}.users u WHERE ` + w.sql() + ` AND u.` + c.col + ` <> ''
+			GROUP BY u.` + c.col + `) v`)
+		if err := s.countInto(ctx, sql, w.args, func(label string, n int) { c.out[label] += n }); err != nil {
+			return store.Facets{}, fmt.Errorf("pgstore: facets %s: %w", c.raw, err)
+		}
+	}
+	w := buildWhere(orgID, q, skipTag)
+	sql := s.sql(`SELECT (SELECT min(x.value) FROM {S}.user_tags x WHERE x.org_id = $1 AND x.f_value = v.f_value), v.n
+		FROM (SELECT t.f_value, count(DISTINCT t.user_id) AS n FROM {S}.user_tags t JOIN {S}.users u ON u.org_id = t.org_id AND u.id = t.user_id
+		WHERE t.org_id = $1 AND ` + w.sql() + ` GROUP BY t.f_value) v`)
+	if err := s.countInto(ctx, sql, w.args, func(label string, n int) { f.Tag[label] += n }); err != nil {
+		return store.Facets{}, fmt.Errorf("pgstore: facets tag: %w", err)
+	}
+	sql = s.sql(`SELECT v.field, (SELECT min(x.value) FROM {S}.user_tags x WHERE x.org_id = $1 AND x.field = v.field AND x.f_value = v.f_value), v.n
+		FROM (SELECT t.field, t.f_value, count(*) AS n FROM {S}.user_tags t JOIN {S}.users u ON u.org_id = t.org_id AND u.id = t.user_id
+		WHERE t.org_id = $1 AND ` + w.sql() + ` GROUP BY t.field, t.f_value) v`)
+	rows, err := s.pool.Query(ctx, sql, w.args...)
+	if err != nil {
+		return store.Facets{}, fmt.Errorf("pgstore: facets tag fields: %w", interpretError(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var field, label string
+		var n int
+		if err := rows.Scan(&field, &label, &n); err != nil {
+			return store.Facets{}, fmt.Errorf("pgstore: facets tag fields: %w", interpretError(err))
+		}
+		m := f.TagFields[field]
+		if m == nil {
+			m = map[string]int{}
+			f.TagFields[field] = m
+		}
+		m[label] += n
+	}
+	if err := rows.Err(); err != nil {
+		return store.Facets{}, fmt.Errorf("pgstore: facets tag fields: %w", interpretError(err))
+	}
+	return f, nil
+}
+
+func (s *Store) countInto(ctx context.Context, sql string, args []any, add func(string, int)) error {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var label string
+		var n int
+		if err := rows.Scan(&label, &n); err != nil {
+			return interpretError(err)
+		}
+		add(label, n)
+	}
+	return interpretError(rows.Err())
+}
