@@ -326,3 +326,6 @@ func errorMessage(body []byte) string {
 	}
 	return ""
 }
+
+// GoString is String, so that %#v does not show the API key either.
+func (c Config) GoString() string { return c.String() }

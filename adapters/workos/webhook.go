@@ -373,3 +373,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// GoString is String, so that %#v does not show the secret either.
+func (c WebhookConfig) GoString() string { return c.String() }
