@@ -9,7 +9,27 @@ import (
 	"github.com/directorysync/directorysync/adapters/memstore"
 	"github.com/directorysync/directorysync/dirsync"
 	"github.com/directorysync/directorysync/dirsync/dirsynctest"
+	"github.com/directorysync/directorysync/store"
 )
+
+// staleReader answers its first SourceState with what the store held then,
+// but only after resume is closed.
+type staleReader struct {
+	store.Store
+	once         sync.Once
+	read, resume chan struct{}
+}
+
+func (s *staleReader) SourceState(ctx context.Context, org, source string) (store.SourceState, error) {
+	st, err := s.Store.SourceState(ctx, org, source)
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.read)
+		<-s.resume
+	}
+	return st, err
+}
 
 func TestScheduler(t *testing.T) {
 	t.Parallel()
@@ -90,6 +110,40 @@ func TestScheduler(t *testing.T) {
 		}
 		if len(runs) != 1 {
 			t.Fatalf("%d runs recorded, want 1", len(runs))
+		}
+	})
+
+	t.Run("AReplicaThatSawTheSyncDueSkipsItOnceAnotherClaimedIt", func(t *testing.T) {
+		t.Parallel()
+		st := memstore.New()
+		p := dirsynctest.New("src", dirsynctest.Person("u1", "Ann", "Lee"))
+		newSched := func(s store.Store) *dirsync.Scheduler {
+			syncer, err := dirsync.New(st, dirsync.Config{OrgID: "acme", Provider: p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := dirsync.NewScheduler(s, []dirsync.ScheduledSync{{Syncer: syncer, Interval: time.Hour}}, dirsync.SchedulerConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sc
+		}
+		// B reads the source's state (due), then waits while A claims and
+		// runs the sync, then goes on with what it read.
+		slow := &staleReader{Store: st, read: make(chan struct{}), resume: make(chan struct{})}
+		a, b := newSched(st), newSched(slow)
+		done := make(chan int)
+		go func() { done <- b.RunDue(context.Background()) }()
+		<-slow.read
+		if n := a.RunDue(context.Background()); n != 1 {
+			t.Fatalf("A ran %d syncs, want 1", n)
+		}
+		close(slow.resume)
+		if n := <-done; n != 0 {
+			t.Fatalf("B ran %d syncs after A had claimed the due one, want 0", n)
+		}
+		if got := p.Listings(); got != 1 {
+			t.Fatalf("provider listed %d times, want 1", got)
 		}
 	})
 
