@@ -52,17 +52,28 @@ type env struct {
 	User   userEnv        `expr:"user"`
 	Raw    map[string]any `expr:"raw"`
 	Custom map[string]any `expr:"custom"`
+	// LoopBudget is countLoop bound to this env (a func-typed field is
+	// called without reflection, unlike a method).
+	LoopBudget func(any) any `expr:"__loop_budget"`
 
 	loopItems int // items visited by loops in the current evaluation
 }
 
-// loopBudgetFunc is the env method every loop's collection is routed
-// through (by the loopPatcher); it is not callable from a mapping.
-const loopBudgetFunc = "MappingLoopBudget"
+// newEvalState returns a VM with the evaluation budget and an env whose
+// loop budget counts into itself.
+func newEvalState() *evalState {
+	st := &evalState{vm: vm.VM{MemoryBudget: MaxMemory}}
+	st.env.LoopBudget = st.env.countLoop
+	return st
+}
 
-// MappingLoopBudget counts the items a loop is about to visit against
-// MaxLoopItems. It is internal: mappings cannot call it.
-func (e *env) MappingLoopBudget(collection any) (any, error) {
+// loopBudgetFunc is the env entry every loop's collection is routed
+// through (by the guardPatcher); mappings cannot use it themselves.
+const loopBudgetFunc = "__loop_budget"
+
+// countLoop counts the items a loop is about to visit against MaxLoopItems,
+// panicking (which the VM turns into an error) past it.
+func (e *env) countLoop(collection any) any {
 	n := 0
 	switch c := collection.(type) {
 	case nil:
@@ -83,9 +94,9 @@ func (e *env) MappingLoopBudget(collection any) (any, error) {
 	}
 	e.loopItems += n
 	if e.loopItems > MaxLoopItems {
-		return nil, fmt.Errorf("evaluation budget exceeded: loops would visit more than %d items", MaxLoopItems)
+		panic(fmt.Errorf("evaluation budget exceeded: loops would visit more than %d items", MaxLoopItems))
 	}
-	return collection, nil
+	return collection
 }
 
 func (e *env) set(rec *Record) {
@@ -127,7 +138,7 @@ var loopBuiltins = map[string]bool{
 
 var exprOptions = func() []expr.Option {
 	opts := []expr.Option{
-		expr.Env(&env{}),
+		expr.Env(env{}),
 		expr.MaxNodes(MaxExpressionNodes),
 	}
 	for _, b := range builtin.Builtins {
@@ -172,7 +183,7 @@ func isNumeric(t reflect.Type) bool {
 func (p *guardPatcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
-		if (n.Value == loopBudgetFunc || n.Value == addFunc) && !p.inserted[n] {
+		if (n.Value == loopBudgetFunc || n.Value == addFunc || n.Value == fetchFunc) && !p.inserted[n] {
 			p.fail(n, "unknown name %s", n.Value)
 		}
 	case *ast.BuiltinNode:
@@ -191,6 +202,22 @@ func (p *guardPatcher) Visit(node *ast.Node) {
 			p.inserted[call], p.inserted[callee] = true, true
 			n.Arguments[0] = call
 		}
+	case *ast.MemberNode:
+		// x.key on a map or an unknown value: a direct lookup instead of
+		// expr's reflection (several times faster; nil.key is nil).
+		key, ok := n.Property.(*ast.StringNode)
+		if !ok || n.Method {
+			return
+		}
+		if t := n.Node.Type(); t != nil && t != mapType && t.Kind() != reflect.Interface {
+			return
+		}
+		callee := &ast.IdentifierNode{Value: fetchFunc}
+		call := &ast.CallNode{Callee: callee, Arguments: []ast.Node{n.Node, key}}
+		call.SetLocation(n.Location())
+		callee.SetLocation(n.Location())
+		p.inserted[call], p.inserted[callee] = true, true
+		ast.Patch(node, call)
 	case *ast.BinaryNode:
 		if n.Operator != "+" {
 			return
@@ -206,6 +233,8 @@ func (p *guardPatcher) Visit(node *ast.Node) {
 		ast.Patch(node, call)
 	}
 }
+
+var mapType = reflect.TypeOf(map[string]any(nil))
 
 // CompileError is an expression that does not compile. Line and Column
 // (1-based, in runes) locate the problem inside the field's expression.
@@ -370,7 +399,7 @@ func Compile(cfg Config) (*Mapping, error) {
 	}
 	sum := sha256.Sum256(canon)
 	m.version = VersionPrefix + hex.EncodeToString(sum[:12])
-	m.pool.New = func() any { return &evalState{vm: vm.VM{MemoryBudget: MaxMemory}} }
+	m.pool.New = func() any { return newEvalState() }
 	return m, nil
 }
 
@@ -401,7 +430,7 @@ func (m *Mapping) Map(rec *Record) (Profile, error) {
 	}
 	st := m.pool.Get().(*evalState)
 	defer func() {
-		st.env = env{}
+		st.env.Raw, st.env.Custom = nil, nil
 		m.pool.Put(st)
 	}()
 	st.env.set(rec)
@@ -508,10 +537,12 @@ func appendTags(tags []Tag, field string, out any) ([]Tag, error) {
 		if s == "" {
 			return nil
 		}
-		f := search.Fold(s)
-		for _, t := range tags[start:] {
-			if t.Value == s || search.Fold(t.Value) == f {
-				return nil
+		if len(tags) > start {
+			f := search.Fold(s)
+			for _, t := range tags[start:] {
+				if t.Value == s || search.Fold(t.Value) == f {
+					return nil
+				}
 			}
 		}
 		if len(tags)-start >= MaxTagValues {

@@ -58,6 +58,24 @@ var helpers = []helper{
 	{"replace", replace},
 	{"string", toString},
 	{addFunc, add},
+	{fetchFunc, fetch},
+}
+
+// fetchFunc is the internal function member access on maps and unknown
+// values is rewritten to.
+const fetchFunc = "__fetch"
+
+// fetch is x.key: a map lookup, nil for a nil x, expr's own lookup
+// otherwise.
+func fetch(args ...any) (any, error) {
+	key, _ := args[1].(string)
+	switch x := args[0].(type) {
+	case map[string]any:
+		return x[key], nil
+	case nil:
+		return nil, nil
+	}
+	return runtime.Fetch(args[0], args[1]), nil
 }
 
 // addFunc is the internal function string + is rewritten to, so that

@@ -11,8 +11,8 @@ import (
 // ends trimmed, inner runs of white space collapsed to one space, control
 // characters removed. An empty result means unset.
 func Clean(s string) string {
-	if s == "" {
-		return ""
+	if s == "" || isClean(s) {
+		return s
 	}
 	s = norm.NFC.String(s)
 	var b strings.Builder
@@ -33,6 +33,22 @@ func Clean(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// isClean reports whether s is printable ASCII without leading, trailing or
+// doubled spaces — already what Clean would return — so the common case
+// costs no allocation.
+func isClean(s string) bool {
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || (c == ' ' && s[i+1] == ' ') {
+			return false
+		}
+	}
+	return true
 }
 
 // standard maps only the provider's standard fields.

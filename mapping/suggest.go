@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 	"unicode"
-
-	"github.com/expr-lang/expr/vm"
 )
 
 // Bounds on Suggest's work.
@@ -237,9 +235,9 @@ func Suggest(samples []Record) (Suggestion, error) {
 			continue
 		}
 		cand.values = make([]any, len(samples))
-		st := &evalState{vm: vm.VM{MemoryBudget: MaxMemory}}
+		st := newEvalState()
 		for i := range samples {
-			st.env = env{}
+			st.env.loopItems = 0
 			st.env.set(&samples[i])
 			out, err := st.vm.Run(prog, &st.env)
 			if err == nil {

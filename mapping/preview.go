@@ -1,0 +1,38 @@
+package mapping
+
+// PreviewRow is one sample record's outcome under a mapping.
+type PreviewRow struct {
+	ExternalID string  `json:"external_id"`
+	Profile    Profile `json:"profile"`
+	// Error, when not empty, is why the record failed to map (Profile is
+	// then empty); FieldError names the field.
+	Error      string      `json:"error,omitempty"`
+	FieldError *FieldError `json:"-"`
+}
+
+// MaxPreviewSamples is the most records Preview maps; it previews the first
+// MaxPreviewSamples of a longer list.
+const MaxPreviewSamples = 1000
+
+// Preview maps sample records with m and returns one row per record, in
+// order: its profile, or why it failed. It touches no store; see
+// dirsync.Preview for what a changed mapping would change in one.
+func Preview(m Mapper, samples []Record) []PreviewRow {
+	if len(samples) > MaxPreviewSamples {
+		samples = samples[:MaxPreviewSamples]
+	}
+	rows := make([]PreviewRow, len(samples))
+	for i := range samples {
+		rows[i].ExternalID = samples[i].ExternalID
+		p, err := m.Map(&samples[i])
+		if err != nil {
+			rows[i].Error = err.Error()
+			if fe, ok := err.(*FieldError); ok {
+				rows[i].FieldError = fe
+			}
+			continue
+		}
+		rows[i].Profile = p
+	}
+	return rows
+}
