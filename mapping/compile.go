@@ -456,7 +456,7 @@ func (m *Mapping) Map(rec *Record) (Profile, error) {
 				p.Active = &b
 			default:
 				return Profile{}, &FieldError{ExternalID: rec.ExternalID, Field: pr.field,
-					Err: fmt.Errorf("yielded %s %s; want a bool or nil (convert with to_bool(...))", typeName(out), scalarText(out))}
+					Err: fmt.Errorf("yielded %s; want a bool or nil (convert with to_bool(...))", describe(out))}
 			}
 		case kindTag:
 			var err error
@@ -481,12 +481,13 @@ func runtimeError(err error) error {
 	return err
 }
 
-func scalarText(v any) string {
+// describe names a value's type and, for a scalar, quotes it.
+func describe(v any) string {
 	switch v.(type) {
 	case string, bool, int, int64, float64:
-		return shorten(v)
+		return typeName(v) + " " + shorten(v)
 	}
-	return ""
+	return typeName(v)
 }
 
 // asValue converts a string-field result: a string (cleaned; empty means
@@ -502,7 +503,7 @@ func asValue(out any) (string, error) {
 		}
 		return c, nil
 	}
-	return "", fmt.Errorf("yielded %s %s; want a string or nil (convert with string(...))", typeName(out), scalarText(out))
+	return "", fmt.Errorf("yielded %s; want a string or nil (convert with string(...))", describe(out))
 }
 
 func setField(p *Profile, field, v string) {
@@ -529,13 +530,25 @@ func setField(p *Profile, field, v string) {
 // tags sorted by field then value.
 func appendTags(tags []Tag, field string, out any) ([]Tag, error) {
 	start := len(tags)
-	addOne := func(v any) error {
-		s, err := asValue(v)
-		if err != nil {
-			return err
+	addOne := func(v any, elem int) error {
+		var s string
+		switch x := v.(type) {
+		case nil:
+			return nil
+		case string:
+			s = Clean(x)
+		default:
+			what := "yielded " + describe(v)
+			if elem >= 0 {
+				what = fmt.Sprintf("yielded a list whose element %d is %s", elem, describe(v))
+			}
+			return fmt.Errorf("%s; want a string, a list of strings, or nil", what)
 		}
 		if s == "" {
 			return nil
+		}
+		if len(s) > MaxValueBytes {
+			return fmt.Errorf("yielded a value of %d bytes, more than the %d allowed", len(s), MaxValueBytes)
 		}
 		if len(tags) > start {
 			f := search.Fold(s)
@@ -553,20 +566,20 @@ func appendTags(tags []Tag, field string, out any) ([]Tag, error) {
 	}
 	switch l := out.(type) {
 	case []any:
-		for _, v := range l {
-			if err := addOne(v); err != nil {
+		for i, v := range l {
+			if err := addOne(v, i); err != nil {
 				return nil, err
 			}
 		}
 	case []string:
-		for _, v := range l {
-			if err := addOne(v); err != nil {
+		for i, v := range l {
+			if err := addOne(v, i); err != nil {
 				return nil, err
 			}
 		}
 	default:
-		if err := addOne(out); err != nil {
-			return nil, fmt.Errorf("%s", strings.Replace(err.Error(), "want a string or nil", "want a string, a list of strings, or nil", 1))
+		if err := addOne(out, -1); err != nil {
+			return nil, err
 		}
 	}
 	sortTags(tags[start:])

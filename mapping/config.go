@@ -182,6 +182,7 @@ func ParseJSON(data []byte) (Config, error) {
 	if len(data) > MaxConfigBytes {
 		return Config{}, fmt.Errorf("mapping config is %d bytes, more than the %d allowed", len(data), MaxConfigBytes)
 	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var c Config
 	if err := dec.Decode(&c); err != nil {
@@ -221,8 +222,8 @@ func ParseYAML(data []byte) (Config, error) {
 // ParseConfig parses a mapping config in JSON (a document starting with
 // "{") or YAML (anything else).
 func ParseConfig(data []byte) (Config, error) {
-	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
-	trimmed = bytes.TrimPrefix(trimmed, []byte("\ufeff"))
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		return ParseJSON(data)
 	}

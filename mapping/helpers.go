@@ -75,7 +75,11 @@ func fetch(args ...any) (any, error) {
 	case nil:
 		return nil, nil
 	}
-	return runtime.Fetch(args[0], args[1]), nil
+	switch reflect.Indirect(reflect.ValueOf(args[0])).Kind() {
+	case reflect.Struct, reflect.Map:
+		return runtime.Fetch(args[0], args[1]), nil
+	}
+	return nil, fmt.Errorf("cannot fetch %s from a %s", key, typeName(args[0]))
 }
 
 // addFunc is the internal function string + is rewritten to, so that
