@@ -25,6 +25,11 @@ func Fold(s string) string {
 	if isFoldedASCII(s) {
 		return s
 	}
+	return foldSlow(s)
+}
+
+// foldSlow is Fold without the fast path for folded ASCII.
+func foldSlow(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "")
 	}
@@ -54,7 +59,7 @@ func Fold(s string) string {
 	// Folding after decomposition can expose new upper-case forms in rare
 	// compatibility characters; one more pass makes Fold idempotent.
 	if out2 := norm.NFKD.String(c.String(out)); out2 != out {
-		return Fold(out2)
+		return foldSlow(out2)
 	}
 	return out
 }
@@ -96,9 +101,9 @@ func isTermSep(r rune) bool {
 }
 
 // Words returns the folded words a text search term can match for a person:
-// the words of the first and last name (split at white space, '-', '\” and
-// '.'), the words of the email address (split at '@', '.', '_', '-' and '+'),
-// and the whole folded email address. Duplicates are removed; the order is
+// the words of the first and last name (split at white space, hyphens,
+// apostrophes and dots), the words of the email address (split at '@', '.',
+// '_', '-' and '+'), and the whole folded email address. Duplicates are removed; the order is
 // stable. Every store indexes exactly these words.
 func Words(firstName, lastName, email string) []string {
 	var out []string
@@ -132,8 +137,8 @@ func Terms(text string) []string {
 	return strings.Fields(Fold(text))
 }
 
-// TermParts splits one folded term at '-', '\”, '.', '_', '+' and '@'. A term
-// matches a person when it is a prefix of one of the person's Words, or when
+// TermParts splits one folded term at hyphens, apostrophes (' and ’), dots,
+// '_', '+' and '@'. A term matches a person when it is a prefix of one of the person's Words, or when
 // every one of its parts is.
 func TermParts(term string) []string {
 	return strings.FieldsFunc(term, isTermSep)

@@ -2,6 +2,7 @@ package search
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Status selects people by whether they are active.
@@ -148,20 +150,42 @@ func FoldedValues(vals []string) []string {
 	return slices.Compact(out)
 }
 
+// MaxSortKeyPart bounds each folded name or address in a sort key, so that
+// a cursor always fits in MaxCursorBytes. People whose folded names share
+// their first MaxSortKeyPart bytes sort by the next key part, then by ID.
+const MaxSortKeyPart = 256
+
 // SortKey returns the folded key a person sorts by under s, without the ID
-// tie-break. Stores keep it (or compute it identically) and compare keys
-// bytewise, then IDs bytewise.
+// tie-break: for last_name the folded last name, "\x01" and the folded
+// first name; for first_name the reverse; for email the folded address; for
+// id the empty string. Each part is cut to at most MaxSortKeyPart bytes at
+// a character boundary. Stores keep it (or compute it identically) and
+// compare keys bytewise, then IDs bytewise.
 func SortKey(s Sort, firstName, lastName, email string) string {
 	switch s {
 	case SortFirstName:
-		return Fold(firstName) + "\x01" + Fold(lastName)
+		return keyPart(firstName) + "\x01" + keyPart(lastName)
 	case SortEmail:
-		return Fold(email)
+		return keyPart(email)
 	case SortID:
 		return ""
 	default:
-		return Fold(lastName) + "\x01" + Fold(firstName)
+		return keyPart(lastName) + "\x01" + keyPart(firstName)
 	}
+}
+
+// keyPart folds s and cuts it to MaxSortKeyPart bytes without splitting a
+// character.
+func keyPart(s string) string {
+	f := Fold(s)
+	if len(f) <= MaxSortKeyPart {
+		return f
+	}
+	n := MaxSortKeyPart
+	for n > 0 && !utf8.RuneStart(f[n]) {
+		n--
+	}
+	return f[:n]
 }
 
 // Position is a place in a sorted result list: the sort key and ID of the
@@ -181,10 +205,17 @@ func (p Position) After(key, id string) bool {
 }
 
 // fingerprint identifies the query a cursor belongs to: org, filters, text,
-// status and sort, but not limit or cursor, so a page size may change while
-// paging.
+// status and sort (with their defaults filled in), but not limit or cursor,
+// so a page size may change while paging. Filters that fold alike and text
+// with the same terms give the same fingerprint: they find the same people.
 func fingerprint(org string, q Query) []byte {
 	q.Limit, q.Cursor = 0, ""
+	if q.Status == "" {
+		q.Status = StatusActive
+	}
+	if q.Sort == "" {
+		q.Sort = SortLastName
+	}
 	q.Departments = FoldedValues(q.Departments)
 	q.Divisions = FoldedValues(q.Divisions)
 	q.Offices = FoldedValues(q.Offices)
@@ -205,20 +236,34 @@ const cursorMACLen = 12
 // EncodeCursor returns the opaque cursor for the page after p in org's query
 // q. It is tamper-evident and tied to the query: DecodeCursor rejects it for
 // another org, other filters, text, status or sort, or after any alteration.
+// It is not secret: its check is a hash, not a keyed MAC, so it guards
+// against mistakes, not against a client forging a position inside its own
+// query (which can reveal nothing the query does not already return). A
+// cursor fits MaxCursorBytes when p.Key comes from SortKey and p.ID is
+// shorter than 900 bytes.
+//
+// The format is base64url (unpadded) of: version byte 1, the payload length
+// (uvarint), the payload — the key length (uvarint), the key, the ID — and
+// the first 12 bytes of SHA-256 of the query's fingerprint and all that
+// precedes them.
 func EncodeCursor(org string, q Query, p Position) string {
-	payload, _ := json.Marshal(p)
+	payload := make([]byte, 0, binary.MaxVarintLen64+len(p.Key)+len(p.ID))
+	payload = binary.AppendUvarint(payload, uint64(len(p.Key)))
+	payload = append(payload, p.Key...)
+	payload = append(payload, p.ID...)
 	buf := make([]byte, 0, 1+binary.MaxVarintLen64+len(payload)+cursorMACLen)
 	buf = append(buf, 1) // version
 	buf = binary.AppendUvarint(buf, uint64(len(payload)))
 	buf = append(buf, payload...)
-	buf = append(buf, cursorMAC(org, q, payload)...)
+	buf = append(buf, cursorMAC(org, q, buf)...)
 	return base64.RawURLEncoding.EncodeToString(buf)
 }
 
-func cursorMAC(org string, q Query, payload []byte) []byte {
+// cursorMAC checks a cursor's bytes before the check itself.
+func cursorMAC(org string, q Query, body []byte) []byte {
 	h := sha256.New()
 	h.Write(fingerprint(org, q))
-	h.Write(payload)
+	h.Write(body)
 	return h.Sum(nil)[:cursorMACLen]
 }
 
@@ -232,27 +277,29 @@ func DecodeCursor(org string, q Query) (p Position, ok bool, err error) {
 	bad := func(msg string) (Position, bool, error) {
 		return Position{}, false, &Error{Field: "cursor", Message: msg}
 	}
+	const foreign = "not a cursor issued by this server"
 	if len(q.Cursor) > MaxCursorBytes {
 		return bad("cursor is too long")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(q.Cursor)
 	if err != nil {
-		return bad("not a cursor issued by this server")
+		return bad(foreign)
 	}
 	if len(raw) < 2 || raw[0] != 1 {
-		return bad("not a cursor issued by this server")
+		return bad(foreign)
 	}
 	n, w := binary.Uvarint(raw[1:])
 	if w <= 0 || n > uint64(len(raw)) || 1+w+int(n)+cursorMACLen != len(raw) {
-		return bad("not a cursor issued by this server")
+		return bad(foreign)
 	}
 	payload := raw[1+w : 1+w+int(n)]
 	mac := raw[1+w+int(n):]
-	if string(mac) != string(cursorMAC(org, q, payload)) {
+	if subtle.ConstantTimeCompare(mac, cursorMAC(org, q, raw[:1+w+int(n)])) != 1 {
 		return bad("cursor belongs to another query or was altered")
 	}
-	if err := json.Unmarshal(payload, &p); err != nil {
-		return bad("not a cursor issued by this server")
+	k, kw := binary.Uvarint(payload)
+	if kw <= 0 || k > uint64(len(payload)-kw) {
+		return bad(foreign)
 	}
-	return p, true, nil
+	return Position{Key: string(payload[kw : kw+int(k)]), ID: string(payload[kw+int(k):])}, true, nil
 }
