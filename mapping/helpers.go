@@ -88,6 +88,9 @@ const addFunc = "__add"
 
 func argCount(name string, args []any, min, max int) error {
 	if len(args) < min || len(args) > max {
+		if min == max && min == 1 {
+			return fmt.Errorf("%s takes 1 argument, got %d", name, len(args))
+		}
 		if min == max {
 			return fmt.Errorf("%s takes %d arguments, got %d", name, min, len(args))
 		}

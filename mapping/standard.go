@@ -14,6 +14,11 @@ func Clean(s string) string {
 	if s == "" || isClean(s) {
 		return s
 	}
+	return cleanSlow(s)
+}
+
+// cleanSlow is Clean without the fast path for already-clean strings.
+func cleanSlow(s string) string {
 	s = norm.NFC.String(s)
 	var b strings.Builder
 	b.Grow(len(s))
