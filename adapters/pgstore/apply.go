@@ -297,7 +297,7 @@ func tagRows(tags []mapping.Tag) []tagRow {
 	var out []tagRow
 	for _, t := range tags {
 		fv := search.Fold(t.Value)
-		if fv == "" || t.Field == "" {
+		if fv == "" {
 			continue
 		}
 		if slices.ContainsFunc(out, func(r tagRow) bool { return r.field == t.Field && r.fvalue == fv }) {
@@ -670,9 +670,9 @@ func (a *applier) groups(ctx context.Context, writes []store.GroupWrite) error {
 			if exists {
 				return applyErr("group", i, g.ID, fmt.Errorf("%w: group %q exists", store.ErrConflict, g.ID))
 			}
-			b.Queue(a.s.sql(`INSERT INTO {S}.groups (org_id, id, source_id, external_id, name, f_name, f_id, version, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)`),
-				a.org, g.ID, g.SourceID, g.ExternalID, g.Name, search.Fold(g.Name), search.Fold(g.ID), a.now)
+			b.Queue(a.s.sql(`INSERT INTO {S}.groups (org_id, id, source_id, external_id, name, f_name, version, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)`),
+				a.org, g.ID, g.SourceID, g.ExternalID, g.Name, search.Fold(g.Name), a.now)
 			versions[g.ID] = 1
 		case !exists:
 			return applyErr("group", i, g.ID, fmt.Errorf("%w: group %q does not exist (expected version %d)", store.ErrConflict, g.ID, w.ExpectVersion))

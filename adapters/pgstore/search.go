@@ -62,11 +62,19 @@ func buildWhere(orgID string, q search.Query, skip int) *whereBuilder {
 			w.conds = append(w.conds, "u.id IN (SELECT t.user_id FROM {S}.user_tags t WHERE t.org_id = $1 AND t.f_value = ANY("+w.arg(f)+"))")
 		}
 	}
-	if f := search.FoldedValues(q.Groups); len(f) > 0 {
-		p := w.arg(f)
+	// A group matches by folded name, or by ID exactly (the reference
+	// evaluator's rule); values that fold to nothing are ignored.
+	var groupIDs []string
+	for _, v := range q.Groups {
+		if search.Fold(v) != "" && storable(v) {
+			groupIDs = append(groupIDs, v)
+		}
+	}
+	if names := search.FoldedValues(q.Groups); len(names) > 0 {
+		pn, pi := w.arg(names), w.arg(groupIDs)
 		w.conds = append(w.conds, `u.id IN (SELECT m.user_id FROM {S}.memberships m JOIN {S}.groups g
 			ON g.org_id = m.org_id AND g.id = m.group_id
-			WHERE m.org_id = $1 AND g.org_id = $1 AND (g.f_name = ANY(`+p+`) OR g.f_id = ANY(`+p+`)))`)
+			WHERE m.org_id = $1 AND g.org_id = $1 AND (g.f_name = ANY(`+pn+`) OR g.id = ANY(`+pi+`)))`)
 	}
 	for _, term := range search.Terms(q.Text) {
 		cond := w.prefix(term)

@@ -71,7 +71,6 @@ CREATE TABLE groups (
     external_id text COLLATE "C" NOT NULL,
     name        text COLLATE "C" NOT NULL,
     f_name      text COLLATE "C" NOT NULL,
-    f_id        text COLLATE "C" NOT NULL,
     version     bigint NOT NULL,
     created_at  bigint NOT NULL,
     updated_at  bigint NOT NULL,
