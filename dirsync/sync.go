@@ -116,6 +116,7 @@ type runState struct {
 	listed   map[string]string // external ID → user ID, for records not in the snapshot
 	claimed  map[string]struct{}
 	pending  []pendingDeactivation
+	slow     []matchInput // changed records waiting for flush
 	wrote    bool // whether anything was journaled
 	lastSeq  int64
 	haltedBy string
@@ -291,7 +292,17 @@ func (r *runState) body() error {
 		return fmt.Errorf("reading the store's snapshot: %w", err)
 	}
 	if err := r.spec.list(r.ctx, r.page); err != nil {
-		return fmt.Errorf("listing users did not complete, so no one was deactivated: %w", err)
+		err = fmt.Errorf("listing users did not complete, so no one was deactivated: %w", err)
+		if r.ctx.Err() == nil {
+			// What streamed before the failure is safe to apply.
+			if ferr := r.flush(); ferr != nil {
+				err = errors.Join(err, ferr)
+			}
+		}
+		return err
+	}
+	if err := r.flush(); err != nil {
+		return err
 	}
 	if r.failed*10 > r.total {
 		return fmt.Errorf("%d of %d records failed to map (more than 10 %%), so no one was deactivated", r.failed, r.total)
@@ -304,66 +315,74 @@ func (r *runState) body() error {
 	return r.deactivate()
 }
 
-// page handles one page of the listing in chunks of BatchSize.
+// page handles one page of the listing. Records whose snapshot entry shows
+// the same source hash, mapping version and state are unchanged and cost
+// no allocation beyond hashing; the others are mapped and queued, and every
+// BatchSize queued records are diffed and written together (flush), so a
+// listing with few changes makes few store calls.
 func (r *runState) page(recs []mapping.Record) error {
 	if err := r.ctx.Err(); err != nil {
 		return context.Cause(r.ctx)
 	}
-	bs := r.s.cfg.BatchSize
-	for start := 0; start < len(recs); start += bs {
-		if err := r.chunk(recs[start:min(start+bs, len(recs))]); err != nil {
-			return err
+	for i := range recs {
+		r.scan(&recs[i])
+		if len(r.slow) >= r.s.cfg.BatchSize {
+			if err := r.flush(); err != nil {
+				return err
+			}
 		}
 	}
 	r.publish()
 	return nil
 }
 
-// chunk diffs and applies up to BatchSize records. Records whose snapshot
-// entry shows the same source hash, mapping version and state are unchanged
-// and cost no allocation beyond hashing; the others are mapped, their rows
-// loaded in one LoadUsers, diffed, and written in one Apply.
-func (r *runState) chunk(recs []mapping.Record) error {
-	var slow []matchInput
-	for i := range recs {
-		rec := &recs[i]
-		r.total++
-		if re := validateRecord(rec); re != nil {
-			r.failed++
-			r.counts.Skipped++
-			r.addErr(*re)
-			continue
-		}
-		var sh string
-		if ix, ok := r.idx[rec.ExternalID]; ok {
-			e := &r.entries[ix]
-			if e.seen {
-				continue // listed twice: the first listing wins
-			}
-			e.seen = true
-			if e.MappingVersion == r.mv && e.Active == rec.State.Active() {
-				sh = store.HashSource(rec)
-				if sh == e.SourceHash {
-					r.counts.Unchanged++
-					continue
-				}
-			}
-		} else {
-			if _, dup := r.listed[rec.ExternalID]; dup {
-				continue
-			}
-			r.listed[rec.ExternalID] = ""
-		}
-		if sh == "" {
-			sh = store.HashSource(rec)
-		}
-		in := matchInput{rec: rec, sh: sh}
-		in.prof, in.perr = safeMap(r.spec.mapper, rec)
-		if in.perr != nil {
-			r.failed++
-		}
-		slow = append(slow, in)
+// scan counts an unchanged record or queues a changed one.
+func (r *runState) scan(rec *mapping.Record) {
+	r.total++
+	if re := validateRecord(rec); re != nil {
+		r.failed++
+		r.counts.Skipped++
+		r.addErr(*re)
+		return
 	}
+	var sh string
+	if ix, ok := r.idx[rec.ExternalID]; ok {
+		e := &r.entries[ix]
+		if e.seen {
+			return // listed twice: the first listing wins
+		}
+		e.seen = true
+		if e.MappingVersion == r.mv && e.Active == rec.State.Active() {
+			sh = store.HashSource(rec)
+			if sh == e.SourceHash {
+				r.counts.Unchanged++
+				return
+			}
+		}
+	} else {
+		if _, dup := r.listed[rec.ExternalID]; dup {
+			return
+		}
+		r.listed[rec.ExternalID] = ""
+	}
+	if sh == "" {
+		sh = store.HashSource(rec)
+	}
+	// Copy the record: the provider may reuse its page.
+	cp := *rec
+	in := matchInput{rec: &cp, sh: sh}
+	in.prof, in.perr = safeMap(r.spec.mapper, &cp)
+	if in.perr != nil {
+		r.failed++
+	}
+	r.slow = append(r.slow, in)
+}
+
+// flush diffs the queued records against their stored rows (one
+// LoadUsers) and writes them (one Apply).
+func (r *runState) flush() error {
+	slow := r.slow
+	r.slow = nil
 	if len(slow) == 0 {
 		return nil
 	}
