@@ -10,6 +10,7 @@
 //     reference server reads WORKOS_API_KEY; WORKOS_BASE_URL overrides the
 //     endpoint). It is sent only in the Authorization header; Config's
 //     String, GoString and LogValue redact it and nothing here logs headers.
+//
 //  2. Directory IDs: each org's directory (directory_…) is on the
 //     organization's page in the dashboard, or from the API's
 //     /directories?organization_id=…. One Provider lists one directory:
@@ -22,6 +23,7 @@
 //     POST /v1/webhooks/workos) and the dsync.* events; copy its signing
 //     secret into WebhookConfig.Secret (WORKOS_WEBHOOK_SECRET). Route maps
 //     each directory ID to its org's applier (*dirsync.Syncer).
+//
 //  4. Events API (optional, instead of or beside webhooks, e.g. when the
 //     host cannot receive inbound HTTP): run NewPoller(p, …).Run(ctx) per
 //     directory; its cursor lives in the store.
