@@ -37,7 +37,12 @@ func (r *Reference) Search(q search.Query) (store.Page, error) {
 	if err != nil {
 		return store.Page{}, err
 	}
-	all := r.match(q)
+	return r.page(r.match(q), q, pos, hasPos), nil
+}
+
+// page cuts the page after pos (when hasPos) from all, the sorted matches
+// of the normalized query q.
+func (r *Reference) page(all []store.User, q search.Query, pos search.Position, hasPos bool) store.Page {
 	var page store.Page
 	for _, u := range all {
 		if hasPos && !pos.After(sortKey(q.Sort, u), u.ID) {
@@ -50,7 +55,7 @@ func (r *Reference) Search(q search.Query) (store.Page, error) {
 		}
 		page.Users = append(page.Users, u)
 	}
-	return page, nil
+	return page
 }
 
 // Match returns every user q matches, in q's order, ignoring limit and
@@ -242,9 +247,20 @@ func (r *Reference) match(q search.Query) []store.User {
 		u.Groups = groups[u.ID]
 		out = append(out, u)
 	}
-	slices.SortFunc(out, func(a, b store.User) int {
-		return cmp.Or(cmp.Compare(sortKey(q.Sort, a), sortKey(q.Sort, b)), cmp.Compare(a.ID, b.ID))
+	type keyed struct {
+		key string
+		u   store.User
+	}
+	ks := make([]keyed, len(out))
+	for i, u := range out {
+		ks[i] = keyed{sortKey(q.Sort, u), u}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.u.ID, b.u.ID))
 	})
+	for i, k := range ks {
+		out[i] = k.u
+	}
 	return out
 }
 

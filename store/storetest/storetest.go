@@ -99,6 +99,7 @@ func (s *suite) all(t testing.TB) {
 	run(t, "Journal", s.journalCases)
 	run(t, "State", s.stateCases)
 	run(t, "Lease", s.leaseCases)
+	run(t, "Search", s.searchCases)
 }
 
 // open returns a fresh store for one case, failing the case if there is none.
