@@ -1,0 +1,293 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/directorysync/directorysync/search"
+	"github.com/directorysync/directorysync/store"
+)
+
+// userCols are the columns scanUser reads, prefixed with the alias u.
+const userCols = `u.uid, u.org, u.id, u.source_id, u.external_id, u.idp_id, u.email, u.first_name, u.last_name,
+	u.department, u.division, u.office, u.title, u.tags, u.active, u.source, u.source_hash, u.profile_hash,
+	u.mapping_version, u.provider_updated_at, u.version, u.created_at, u.updated_at, u.deactivated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(sc scanner) (int64, store.User, error) {
+	var (
+		u                     store.User
+		uid                   int64
+		tags                  string
+		source                []byte
+		pua, created, updated sql.NullInt64
+		deactivated           sql.NullInt64
+	)
+	err := sc.Scan(&uid, &u.OrgID, &u.ID, &u.SourceID, &u.ExternalID, &u.IdpID, &u.Email, &u.FirstName, &u.LastName,
+		&u.Department, &u.Division, &u.Office, &u.Title, &tags, &u.Active, &source, &u.SourceHash, &u.ProfileHash,
+		&u.MappingVersion, &pua, &u.Version, &created, &updated, &deactivated)
+	if err != nil {
+		return 0, u, err
+	}
+	if tags != "" && tags != "[]" {
+		if err := json.Unmarshal([]byte(tags), &u.Tags); err != nil {
+			return 0, u, fmt.Errorf("stored tags of user %q: %w", u.ID, err)
+		}
+	}
+	if len(source) > 0 {
+		u.Source = json.RawMessage(source)
+	}
+	u.ProviderUpdatedAt = fromNanos(pua)
+	u.CreatedAt = fromNanos(created)
+	u.UpdatedAt = fromNanos(updated)
+	u.DeactivatedAt = fromNanosPtr(deactivated)
+	return uid, u, nil
+}
+
+// readErr wraps a read failure with the method's name.
+func readErr(method string, err error) error {
+	return fmt.Errorf("sqlitestore: %s: %w", method, interpretError(err))
+}
+
+// Snapshot streams the source's compact user entries; see store.Store.
+func (s *Store) Snapshot(ctx context.Context, orgID, sourceID string, fn func(store.SnapshotEntry) error) error {
+	if err := store.ValidateOrgID(orgID); err != nil {
+		return err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT external_id, id, source_hash, profile_hash, mapping_version, active,
+		provider_updated_at, version FROM dirsync_users WHERE org = ? AND source_id = ?`, orgID, sourceID)
+	if err != nil {
+		return readErr("snapshot", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e store.SnapshotEntry
+		var pua sql.NullInt64
+		if err := rows.Scan(&e.ExternalID, &e.UserID, &e.SourceHash, &e.ProfileHash, &e.MappingVersion, &e.Active, &pua, &e.Version); err != nil {
+			return readErr("snapshot", err)
+		}
+		e.ProviderUpdatedAt = fromNanos(pua)
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return readErr("snapshot", err)
+	}
+	return nil
+}
+
+// maxLoad bounds each list of a LoadUsersRequest.
+const maxLoad = 1000
+
+// LoadUsers returns the full rows a diff or an identity match needs; see
+// store.Store.
+func (s *Store) LoadUsers(ctx context.Context, req store.LoadUsersRequest) ([]store.User, error) {
+	if err := store.ValidateOrgID(req.OrgID); err != nil {
+		return nil, err
+	}
+	for _, l := range []struct {
+		name string
+		n    int
+	}{{"ExternalIDs", len(req.ExternalIDs)}, {"IdpIDs", len(req.IdpIDs)}, {"Emails", len(req.Emails)}} {
+		if l.n > maxLoad {
+			return nil, fmt.Errorf("sqlitestore: load users: %w: %s holds %d entries; the limit is %d", store.ErrInvalid, l.name, l.n, maxLoad)
+		}
+	}
+	var conds []string
+	args := []any{req.OrgID}
+	if len(req.ExternalIDs) > 0 {
+		conds = append(conds, "(u.source_id = ? AND u.external_id IN ("+placeholders(len(req.ExternalIDs))+"))")
+		args = append(args, req.SourceID)
+		args = appendStrings(args, req.ExternalIDs)
+	}
+	// "u.active = 0" lets SQLite use the partial indexes on inactive users.
+	inactive := ""
+	if req.OnlyInactive {
+		inactive = "u.active = 0 AND "
+	}
+	if ids := nonEmpty(req.IdpIDs); len(ids) > 0 {
+		conds = append(conds, "("+inactive+"u.idp_id IN ("+placeholders(len(ids))+"))")
+		args = appendStrings(args, ids)
+	}
+	var emails []string
+	for _, e := range req.Emails {
+		if f := search.Fold(e); f != "" {
+			emails = append(emails, f)
+		}
+	}
+	if len(emails) > 0 {
+		conds = append(conds, "("+inactive+"u.f_email IN ("+placeholders(len(emails))+"))")
+		args = appendStrings(args, emails)
+	}
+	if len(conds) == 0 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM dirsync_users u WHERE u.org = ? AND (`+
+		strings.Join(conds, " OR ")+`) ORDER BY u.id`, args...)
+	if err != nil {
+		return nil, readErr("load users", err)
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		_, u, err := scanUser(rows)
+		if err != nil {
+			return nil, readErr("load users", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, readErr("load users", err)
+	}
+	return out, nil
+}
+
+func nonEmpty(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+func appendStrings(args []any, ss []string) []any {
+	for _, s := range ss {
+		args = append(args, s)
+	}
+	return args
+}
+
+// GetUser returns one user with its groups; see store.Store.
+func (s *Store) GetUser(ctx context.Context, orgID, userID string) (store.User, error) {
+	if err := store.ValidateOrgID(orgID); err != nil {
+		return store.User{}, err
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return store.User{}, readErr("get user", err)
+	}
+	defer tx.Rollback()
+	uid, u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM dirsync_users u WHERE u.org = ? AND u.id = ?`, orgID, userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.User{}, fmt.Errorf("sqlitestore: get user: %w: org %q has no user %q", store.ErrNotFound, orgID, userID)
+	}
+	if err != nil {
+		return store.User{}, readErr("get user", err)
+	}
+	groups, err := groupsOf(ctx, tx, orgID, []int64{uid})
+	if err != nil {
+		return store.User{}, readErr("get user", err)
+	}
+	u.Groups = groups[uid]
+	return u, nil
+}
+
+// groupsOf returns the groups of the given users, each list sorted by name
+// then ID.
+func groupsOf(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, org string, uids []int64) (map[int64][]store.GroupRef, error) {
+	out := make(map[int64][]store.GroupRef, len(uids))
+	if len(uids) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(uids)+1)
+	args = append(args, org)
+	for _, id := range uids {
+		args = append(args, id)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT m.uid, g.id, g.name FROM dirsync_members m
+		JOIN dirsync_groups g ON g.gid = m.gid
+		WHERE m.org = ? AND m.uid IN (`+placeholders(len(uids))+`) ORDER BY m.uid, g.name, g.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid int64
+		var g store.GroupRef
+		if err := rows.Scan(&uid, &g.ID, &g.Name); err != nil {
+			return nil, err
+		}
+		out[uid] = append(out[uid], g)
+	}
+	return out, rows.Err()
+}
+
+// Groups lists groups with member counts; see store.Store.
+func (s *Store) Groups(ctx context.Context, orgID, sourceID string) ([]store.GroupSummary, error) {
+	if err := store.ValidateOrgID(orgID); err != nil {
+		return nil, err
+	}
+	q := `SELECT g.org, g.id, g.source_id, g.external_id, g.name, g.version, g.created_at, g.updated_at,
+		(SELECT count(*) FROM dirsync_members m WHERE m.org = g.org AND m.gid = g.gid)
+		FROM dirsync_groups g WHERE g.org = ?`
+	args := []any{orgID}
+	if sourceID != "" {
+		q += ` AND g.source_id = ?`
+		args = append(args, sourceID)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY g.name, g.id`, args...)
+	if err != nil {
+		return nil, readErr("groups", err)
+	}
+	defer rows.Close()
+	var out []store.GroupSummary
+	for rows.Next() {
+		var g store.GroupSummary
+		var created, updated sql.NullInt64
+		if err := rows.Scan(&g.OrgID, &g.ID, &g.SourceID, &g.ExternalID, &g.Name, &g.Version, &created, &updated, &g.MemberCount); err != nil {
+			return nil, readErr("groups", err)
+		}
+		g.CreatedAt, g.UpdatedAt = fromNanos(created), fromNanos(updated)
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, readErr("groups", err)
+	}
+	return out, nil
+}
+
+// Memberships streams the memberships of the source's groups; see
+// store.Store.
+func (s *Store) Memberships(ctx context.Context, orgID, sourceID string, fn func(store.Membership) error) error {
+	if err := store.ValidateOrgID(orgID); err != nil {
+		return err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT u.id, g.id FROM dirsync_groups g
+		JOIN dirsync_members m ON m.org = g.org AND m.gid = g.gid
+		JOIN dirsync_users u ON u.uid = m.uid
+		WHERE g.org = ? AND g.source_id = ?`, orgID, sourceID)
+	if err != nil {
+		return readErr("memberships", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m store.Membership
+		if err := rows.Scan(&m.UserID, &m.GroupID); err != nil {
+			return readErr("memberships", err)
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return readErr("memberships", err)
+	}
+	return nil
+}

@@ -1,0 +1,334 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/directorysync/directorysync/search"
+	"github.com/directorysync/directorysync/store"
+)
+
+// facet names a filter field that a facet ignores.
+type facet int
+
+const (
+	noFacet facet = iota
+	facetDepartment
+	facetDivision
+	facetOffice
+	facetTag
+)
+
+// where is a parameterised SQL condition being built.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) in(col string, vals []string) {
+	if len(vals) == 0 {
+		return
+	}
+	w.add(col+" IN ("+placeholders(len(vals))+")", anys(vals)...)
+}
+
+func (w *where) sql() string { return strings.Join(w.conds, " AND ") }
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// prefixUpper returns the least string greater than every string with the
+// prefix p, bytewise, or ok == false when there is none (p is all 0xff).
+// The word range of prefix p is then word >= p AND word < upper.
+func prefixUpper(p string) (upper string, ok bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+// wordCond is the condition "user u has a word with prefix p".
+func (w *where) wordCond(org, p string) string {
+	upper, ok := prefixUpper(p)
+	if !ok {
+		w.args = append(w.args, org, p)
+		return "u.uid IN (SELECT uw.uid FROM dirsync_user_words uw WHERE uw.org = ? AND uw.word >= ?)"
+	}
+	w.args = append(w.args, org, p, upper)
+	return "u.uid IN (SELECT uw.uid FROM dirsync_user_words uw WHERE uw.org = ? AND uw.word >= ? AND uw.word < ?)"
+}
+
+// filter builds the condition of q (normalised) over dirsync_users u,
+// leaving out the filter that skip names.
+func filter(org string, q search.Query, skip facet) *where {
+	w := &where{}
+	w.add("u.org = ?", org)
+	switch q.Status {
+	case search.StatusActive:
+		w.add("u.active = 1")
+	case search.StatusInactive:
+		w.add("u.active = 0")
+	}
+	if skip != facetDepartment {
+		w.in("u.f_department", search.FoldedValues(q.Departments))
+	}
+	if skip != facetDivision {
+		w.in("u.f_division", search.FoldedValues(q.Divisions))
+	}
+	if skip != facetOffice {
+		w.in("u.f_office", search.FoldedValues(q.Offices))
+	}
+	if tags := search.FoldedValues(q.Tags); skip != facetTag && len(tags) > 0 {
+		w.add("u.uid IN (SELECT ut.uid FROM dirsync_user_tags ut WHERE ut.org = ? AND ut.folded IN ("+placeholders(len(tags))+"))",
+			append([]any{org}, anys(tags)...)...)
+	}
+	if names := search.FoldedValues(q.Groups); len(names) > 0 {
+		ids := nonEmpty(q.Groups)
+		w.add("u.uid IN (SELECT m.uid FROM dirsync_groups g JOIN dirsync_members m ON m.org = g.org AND m.gid = g.gid"+
+			" WHERE g.org = ? AND (g.f_name IN ("+placeholders(len(names))+") OR g.id IN ("+placeholders(len(ids))+")))",
+			append(append([]any{org}, anys(names)...), anys(ids)...)...)
+	}
+	// Each term must match (search.MatchTerm): it prefixes a word, or each
+	// of its parts does.
+	for _, term := range search.Terms(q.Text) {
+		cond := w.wordCond(org, term)
+		parts := search.TermParts(term)
+		if len(parts) > 0 && !(len(parts) == 1 && parts[0] == term) {
+			pc := make([]string, len(parts))
+			for i, p := range parts {
+				pc[i] = w.wordCond(org, p)
+			}
+			cond = "(" + cond + " OR (" + strings.Join(pc, " AND ") + "))"
+		}
+		w.conds = append(w.conds, cond)
+	}
+	return w
+}
+
+// sortCol is the stored sort key column of each order ("" for sort by ID).
+func sortCol(s search.Sort) string {
+	switch s {
+	case search.SortFirstName:
+		return "u.sk_first"
+	case search.SortEmail:
+		return "u.sk_email"
+	case search.SortID:
+		return ""
+	default:
+		return "u.sk_last"
+	}
+}
+
+// Search returns one page of q; see store.Store.
+func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store.Page, error) {
+	if err := store.ValidateOrgID(orgID); err != nil {
+		return store.Page{}, err
+	}
+	q, err := q.Normalize()
+	if err != nil {
+		return store.Page{}, err
+	}
+	pos, hasPos, err := search.DecodeCursor(orgID, q)
+	if err != nil {
+		return store.Page{}, err
+	}
+	w := filter(orgID, q, noFacet)
+	col := sortCol(q.Sort)
+	order := "u.id"
+	if col != "" {
+		order = col + ", u.id"
+	}
+	if hasPos {
+		if col == "" {
+			w.add("u.id > ?", pos.ID)
+		} else {
+			w.add("("+col+", u.id) > (?, ?)", pos.Key, pos.ID)
+		}
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return store.Page{}, readErr("search", err)
+	}
+	defer tx.Rollback()
+
+	args := append(w.args, q.Limit+1)
+	rows, err := tx.QueryContext(ctx, "SELECT u.uid FROM dirsync_users u WHERE "+w.sql()+" ORDER BY "+order+" LIMIT ?", args...)
+	if err != nil {
+		return store.Page{}, readErr("search", err)
+	}
+	uids := make([]int64, 0, q.Limit+1)
+	for rows.Next() {
+		var uid int64
+		if err := rows.Scan(&uid); err != nil {
+			rows.Close()
+			return store.Page{}, readErr("search", err)
+		}
+		uids = append(uids, uid)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return store.Page{}, readErr("search", err)
+	}
+	more := len(uids) > q.Limit
+	if more {
+		uids = uids[:q.Limit]
+	}
+	users, err := usersByUID(ctx, tx, uids)
+	if err != nil {
+		return store.Page{}, readErr("search", err)
+	}
+	groups, err := groupsOf(ctx, tx, orgID, uids)
+	if err != nil {
+		return store.Page{}, readErr("search", err)
+	}
+	page := store.Page{Users: make([]store.User, 0, len(uids))}
+	for _, uid := range uids {
+		u, ok := users[uid]
+		if !ok {
+			return store.Page{}, readErr("search", fmt.Errorf("user row %d vanished inside a read transaction", uid))
+		}
+		u.Groups = groups[uid]
+		page.Users = append(page.Users, u)
+	}
+	if more && len(page.Users) > 0 {
+		last := page.Users[len(page.Users)-1]
+		page.NextCursor = search.EncodeCursor(orgID, q, search.Position{
+			Key: search.SortKey(q.Sort, last.FirstName, last.LastName, last.Email),
+			ID:  last.ID,
+		})
+	}
+	return page, nil
+}
+
+func usersByUID(ctx context.Context, tx *sql.Tx, uids []int64) (map[int64]store.User, error) {
+	out := make(map[int64]store.User, len(uids))
+	if len(uids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(uids))
+	for i, id := range uids {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+userCols+" FROM dirsync_users u WHERE u.uid IN ("+placeholders(len(uids))+")", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		uid, u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[uid] = u
+	}
+	return out, rows.Err()
+}
+
+// Facets counts values under q, each facet ignoring its own filter; see
+// store.Store.
+func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store.Facets, error) {
+	if err := store.ValidateOrgID(orgID); err != nil {
+		return store.Facets{}, err
+	}
+	q.Cursor, q.Limit = "", 0
+	q, err := q.Normalize()
+	if err != nil {
+		return store.Facets{}, err
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return store.Facets{}, readErr("facets", err)
+	}
+	defer tx.Rollback()
+	f := store.Facets{
+		Department: map[string]int{},
+		Division:   map[string]int{},
+		Office:     map[string]int{},
+		Tag:        map[string]int{},
+		TagFields:  map[string]map[string]int{},
+	}
+	for _, c := range []struct {
+		skip          facet
+		folded, label string
+		out           map[string]int
+	}{
+		{facetDepartment, "f_department", "department", f.Department},
+		{facetDivision, "f_division", "division", f.Division},
+		{facetOffice, "f_office", "office", f.Office},
+	} {
+		w := filter(orgID, q, c.skip)
+		query := `SELECT (SELECT min(x.` + c.label + `) FROM dirsync_users x WHERE x.org = ? AND x.` + c.folded + ` = v.f), v.n
+			FROM (SELECT u.` + c.folded + ` AS f, count(*) AS n FROM dirsync_users u WHERE ` + w.sql() +
+			` AND u.` + c.folded + ` <> '' GROUP BY u.` + c.folded + `) v`
+		if err := countInto(ctx, tx, c.out, query, append([]any{orgID}, w.args...)); err != nil {
+			return store.Facets{}, readErr("facets: "+c.label, err)
+		}
+	}
+	w := filter(orgID, q, facetTag)
+	matched := "SELECT u.uid FROM dirsync_users u WHERE " + w.sql()
+	query := `SELECT (SELECT min(x.value) FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f), v.n
+		FROM (SELECT t.folded AS f, count(DISTINCT t.uid) AS n FROM dirsync_user_tags t
+		WHERE t.org = ? AND t.uid IN (` + matched + `) GROUP BY t.folded) v`
+	if err := countInto(ctx, tx, f.Tag, query, append([]any{orgID, orgID}, w.args...)); err != nil {
+		return store.Facets{}, readErr("facets: tag", err)
+	}
+	query = `SELECT v.field, (SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f AND x.field = v.field
+		ORDER BY x.value LIMIT 1), v.n
+		FROM (SELECT t.field AS field, t.folded AS f, count(*) AS n FROM dirsync_user_tags t
+		WHERE t.org = ? AND t.uid IN (` + matched + `) GROUP BY t.field, t.folded) v`
+	rows, err := tx.QueryContext(ctx, query, append([]any{orgID, orgID}, w.args...)...)
+	if err != nil {
+		return store.Facets{}, readErr("facets: tag fields", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var field, label string
+		var n int
+		if err := rows.Scan(&field, &label, &n); err != nil {
+			return store.Facets{}, readErr("facets: tag fields", err)
+		}
+		m := f.TagFields[field]
+		if m == nil {
+			m = map[string]int{}
+			f.TagFields[field] = m
+		}
+		m[label] += n
+	}
+	if err := rows.Err(); err != nil {
+		return store.Facets{}, readErr("facets: tag fields", err)
+	}
+	return f, nil
+}
+
+func countInto(ctx context.Context, tx *sql.Tx, out map[string]int, query string, args []any) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var label string
+		var n int
+		if err := rows.Scan(&label, &n); err != nil {
+			return err
+		}
+		out[label] += n
+	}
+	return rows.Err()
+}

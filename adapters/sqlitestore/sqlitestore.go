@@ -1,0 +1,216 @@
+// Package sqlitestore is a store.Store on SQLite through modernc.org/sqlite,
+// a pure-Go driver (no cgo).
+//
+//	st, err := sqlitestore.Open(ctx, "dirsync.db")
+//	if err != nil { … }
+//	defer st.Close()
+//
+// # Connections
+//
+// Open keeps two *sql.DB handles on the one database file: a writer limited
+// to a single connection (SetMaxOpenConns(1)), whose transactions begin with
+// BEGIN IMMEDIATE, and a pool of readers. SQLite allows one writer at a time
+// per file; funnelling every write of the process through one connection
+// makes writers queue in Go rather than spin on SQLITE_BUSY, and BEGIN
+// IMMEDIATE takes the write lock at the start of a transaction, so a
+// transaction never fails half-way for want of it. The database runs in WAL
+// mode, so readers never block the writer nor see a half-committed
+// transaction.
+//
+// # Caveats
+//
+//   - Writes are serialised: a long Apply delays every other write of the
+//     process (reads carry on). Other processes that open the same file wait
+//     up to Config.BusyTimeout for the write lock, then fail with a database
+//     error ("database is locked").
+//   - WAL mode needs a local file system with working shared memory; do not
+//     put the database on a network share.
+//   - ":memory:" is refused: the writer and the readers would each see their
+//     own empty database. Use a file in a temporary directory instead.
+//   - The WAL file grows during a large Apply and is checkpointed by SQLite
+//     afterwards; reserve disk space for about twice the data written by the
+//     largest sync.
+//   - Times are stored as Unix nanoseconds, so they keep their full precision
+//     but must fall between the years 1678 and 2262; they are returned in UTC.
+//
+// # Migrations
+//
+// The schema is a series of embedded, versioned migrations
+// (migrations/NNN_name.up.sql). Open applies the pending ones unless
+// Config.SkipMigrate is set; Migrate applies them explicitly. Migrating is
+// idempotent and safe when several processes migrate at once: each runs in
+// one BEGIN IMMEDIATE transaction, so the second process waits and then finds
+// nothing to do. A database whose schema is newer than this code knows is
+// refused with an error naming both versions. All tables are prefixed with
+// dirsync_, so a host can keep them in its own database file.
+//
+// # Search
+//
+// Search and facets run in SQL over folded copies that search.Fold produced
+// in Go (never SQLite's lower(), which folds only ASCII): folded department,
+// division, office and email columns, a sort key column per sort order, and
+// side tables of folded tag values and of name and email words (search.Words)
+// compared bytewise. Text terms become index range scans over the word table.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/directorysync/directorysync/store"
+)
+
+// Config tunes a Store. The zero value is ready to use.
+type Config struct {
+	// Readers is the most reader connections open at once. Defaults to 4.
+	Readers int
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// process before failing. Defaults to 5s.
+	BusyTimeout time.Duration
+	// CacheSizeKiB is SQLite's page cache per connection, in KiB. A large
+	// cache matters for bulk writes into several indexes. Defaults to 65536
+	// (64 MiB) for the writer; readers use a quarter of it.
+	CacheSizeKiB int
+	// SkipMigrate makes Open leave the schema alone; the host then calls
+	// Migrate itself. Defaults to false: Open migrates.
+	SkipMigrate bool
+	// Now is the clock for the times the store assigns and for lease and
+	// tombstone expiry. Defaults to time.Now.
+	Now func() time.Time
+	// Logger receives migration notes. Defaults to a logger that discards.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Readers == 0 {
+		c.Readers = 4
+	}
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = 5 * time.Second
+	}
+	if c.CacheSizeKiB == 0 {
+		c.CacheSizeKiB = 65536
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Readers < 1:
+		return fmt.Errorf("Readers is %d; it must be at least 1", c.Readers)
+	case c.BusyTimeout < 0:
+		return fmt.Errorf("BusyTimeout is %v; it must not be negative", c.BusyTimeout)
+	case c.CacheSizeKiB < 0:
+		return fmt.Errorf("CacheSizeKiB is %d; it must not be negative", c.CacheSizeKiB)
+	}
+	return nil
+}
+
+// Store is a store.Store on one SQLite database file. It is safe for
+// concurrent use.
+type Store struct {
+	w   *sql.DB // one connection; transactions BEGIN IMMEDIATE
+	r   *sql.DB // readers
+	cfg Config
+	own bool // Close closes w and r
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the SQLite database at path and, unless
+// cfg.SkipMigrate is set, migrates it. At most one Config is used.
+func Open(ctx context.Context, path string, cfg ...Config) (*Store, error) {
+	var c Config
+	if len(cfg) > 1 {
+		return nil, fmt.Errorf("sqlitestore: invalid config: %d configs given; pass at most one", len(cfg))
+	}
+	if len(cfg) == 1 {
+		c = cfg[0]
+	}
+	c.setDefaults()
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: invalid config: %w", err)
+	}
+	if path == "" || path == ":memory:" || strings.Contains(path, "mode=memory") {
+		return nil, fmt.Errorf("sqlitestore: path %q: an in-memory database cannot be shared by the writer and the readers; use a file", path)
+	}
+	w, err := sql.Open("sqlite", dsn(path, c, true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	// The writer's first connection creates the file and switches it to WAL
+	// before any reader opens it.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn(path, c, false))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(c.Readers)
+	r.SetMaxIdleConns(c.Readers)
+	s := &Store{w: w, r: r, cfg: c, own: true}
+	if !c.SkipMigrate {
+		if err := s.Migrate(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// newWithDB makes a Store on handles the caller opened (tests inject
+// go-sqlmock here). Close does not close them.
+func newWithDB(writer, reader *sql.DB, cfg Config) *Store {
+	cfg.setDefaults()
+	return &Store{w: writer, r: reader, cfg: cfg}
+}
+
+func dsn(path string, c Config, writer bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", c.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	cache := c.CacheSizeKiB
+	if writer {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	} else {
+		cache /= 4
+		q.Add("_pragma", "query_only(1)")
+	}
+	if cache > 0 {
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cache))
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Close closes the database handles.
+func (s *Store) Close() error {
+	if !s.own {
+		return nil
+	}
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+func (s *Store) now() time.Time { return s.cfg.Now().UTC() }
