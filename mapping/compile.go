@@ -259,6 +259,7 @@ const (
 	kindString fieldKind = iota // a string or nil
 	kindTag                     // a string, a list of strings, or nil
 	kindBool                    // a bool or nil
+	kindAny                     // anything (candidate and test expressions)
 )
 
 // program is one compiled field.

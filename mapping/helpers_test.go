@@ -7,11 +7,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// evalOne compiles src as a tag expression (which accepts strings, lists and
-// nil) and evaluates it against rec, returning the raw result.
+// evalOne compiles src (yielding any type) and evaluates it against rec,
+// returning the raw result.
 func evalOne(t *testing.T, src string, rec *Record) (any, error) {
 	t.Helper()
-	prog, err := compileField("test", src, kindTag)
+	prog, err := compileField("test", src, kindAny)
 	if err != nil {
 		return nil, err
 	}
