@@ -65,6 +65,9 @@ func ParseValues(v url.Values) (Query, error) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
+		if k == "" {
+			return Query{}, &Error{Field: `""`, Message: "a parameter has an empty name"}
+		}
 		if !isParam(k) {
 			return Query{}, &Error{Field: printable(k), Message: "unknown parameter; the parameters are q, department, division, office, tag, group, status, sort, limit and cursor"}
 		}

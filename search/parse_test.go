@@ -66,6 +66,7 @@ func TestParseValuesErrorsNameTheParameter(t *testing.T) {
 		msg   string
 	}{
 		{"UnknownParameter", "dept=Sales", "dept", "unknown parameter"},
+		{"ParameterWithAnEmptyName", "=x", `""`, "empty name"},
 		{"UnknownParameterIsCaseSensitive", "Department=Sales", "Department", "unknown parameter"},
 		{"RepeatedText", "q=a&q=b", "q", "given 2 times"},
 		{"RepeatedStatus", "status=all&status=active", "status", "given 2 times"},
