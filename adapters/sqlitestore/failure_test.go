@@ -1,0 +1,200 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/DATA-DOG/go-sqlmock"
+
+	"github.com/directorysync/directorysync/mapping"
+	"github.com/directorysync/directorysync/store"
+)
+
+// mockStep is one statement the apply below runs, in order.
+type mockStep struct {
+	op    string // the ApplyError's "op[index]" the failure must name
+	query string
+	res   driver.Result    // for execs
+	cols  []string         // column names of rows (to rebuild them per run)
+	vals  [][]driver.Value // rows' values
+}
+
+var errInjected = errors.New("injected failure")
+
+// failureRequest touches every kind of write Apply makes.
+func failureRequest(now time.Time) store.ApplyRequest {
+	return store.ApplyRequest{
+		OrgID: "acme",
+		Lease: &store.Lease{OrgID: "acme", Token: "tok"},
+		Event: &store.EventMark{ID: "evt_1", Deactivations: 1},
+		Users: []store.UserWrite{
+			{User: store.User{OrgID: "acme", SourceID: "src", ID: "u1", ExternalID: "x1", FirstName: "Ann",
+				Tags: []mapping.Tag{{Field: "team", Value: "Mobile"}}}},
+			{User: store.User{OrgID: "acme", SourceID: "src", ID: "u2", ExternalID: "x2", FirstName: "Bob", Active: true}, ExpectVersion: 3},
+		},
+		Groups:     []store.GroupWrite{{Group: store.Group{OrgID: "acme", SourceID: "src", ID: "g1", ExternalID: "gx1", Name: "Eng"}}},
+		Members:    []store.MemberWrite{{Membership: store.Membership{UserID: "u1", GroupID: "g1"}}},
+		Changes:    []store.Change{{Kind: store.ChangeCreated, SubjectID: "u1", After: map[string]any{"first_name": "Ann"}, Cause: "evt_1"}},
+		Tombstones: []store.Tombstone{{SourceID: "src", ExternalID: "x9", DeletedAt: now, ExpiresAt: now.Add(time.Hour)}},
+		Unpark:     []string{"evt_0"},
+	}
+}
+
+// failureSteps lists the statements of failureRequest, in the order Apply
+// runs them, with what each returns when it succeeds.
+func failureSteps(now time.Time) []mockStep {
+	future := now.Add(time.Hour).UnixNano()
+	return []mockStep{
+		{op: "apply lease", query: qLeaseCheck, cols: []string{"token", "expires_at"}, vals: [][]driver.Value{{"tok", future}}},
+		{op: "apply event", query: qEventInsert, res: sqlmock.NewResult(1, 1)},
+		{op: "apply user[0]", query: qUserInsert, res: sqlmock.NewResult(7, 1)},
+		{op: "apply user[0]", query: qWordInsert, res: sqlmock.NewResult(1, 1)},
+		{op: "apply user[0]", query: qTagInsert, res: sqlmock.NewResult(1, 1)},
+		{op: "apply user[1]", query: qUserLoad,
+			cols: []string{"uid", "version", "external_id", "provider_updated_at", "first_name", "last_name", "email", "tags"},
+			vals: [][]driver.Value{{int64(8), int64(3), "x2", nil, "Bob", "", "", "[]"}}},
+		{op: "apply user[1]", query: qUserUpdate, res: sqlmock.NewResult(0, 1)},
+		{op: "apply group[0]", query: qGroupInsert, res: sqlmock.NewResult(1, 1)},
+		{op: "apply member[0]", query: qMemberAdd, res: sqlmock.NewResult(1, 1)},
+		{op: "apply change", query: qCounterBump, cols: []string{"seq"}, vals: [][]driver.Value{{int64(1)}}},
+		{op: "apply change[0]", query: qChangeInsert, res: sqlmock.NewResult(1, 1)},
+		{op: "apply tombstone[0]", query: qTombstoneUpsert, res: sqlmock.NewResult(1, 1)},
+		{op: "apply unpark[0]", query: qUnpark, res: sqlmock.NewResult(0, 1)},
+	}
+}
+
+// expect registers step st on mock; fail says whether the prepare or the
+// statement itself returns errInjected.
+func expect(mock sqlmock.Sqlmock, st mockStep, failPrepare, failRun bool) {
+	q := regexp.QuoteMeta(st.query)
+	p := mock.ExpectPrepare(q)
+	if failPrepare {
+		p.WillReturnError(errInjected)
+		return
+	}
+	if st.cols != nil {
+		e := p.ExpectQuery()
+		if failRun {
+			e.WillReturnError(errInjected)
+			return
+		}
+		rows := sqlmock.NewRows(st.cols)
+		for _, v := range st.vals {
+			rows.AddRow(v...)
+		}
+		e.WillReturnRows(rows)
+		return
+	}
+	e := p.ExpectExec()
+	if failRun {
+		e.WillReturnError(errInjected)
+		return
+	}
+	e.WillReturnResult(st.res)
+}
+
+func newMockStore(t *testing.T, now time.Time) (*Store, sqlmock.Sqlmock) {
+	t.Helper()
+	db, mock, err := sqlmock.New()
+	if err != nil {
+		t.Fatalf("sqlmock: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return newWithDB(db, db, Config{Now: func() time.Time { return now }}), mock
+}
+
+func TestApplySucceedsOnTheMockedStatementSequence(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s, mock := newMockStore(t, now)
+	mock.ExpectBegin()
+	for _, st := range failureSteps(now) {
+		expect(mock, st, false, false)
+	}
+	mock.ExpectCommit()
+	res, err := s.Apply(context.Background(), failureRequest(now))
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if res.FirstSeq != 1 || res.LastSeq != 1 {
+		t.Errorf("Apply assigned seq %d..%d, want 1..1", res.FirstSeq, res.LastSeq)
+	}
+	if err := mock.ExpectationsWereMet(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestApplyRollsBackAndNamesTheStepWhenAStatementFails(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	steps := failureSteps(now)
+	for i, failing := range steps {
+		for _, phase := range []string{"prepare", "run"} {
+			t.Run(fmt.Sprintf("%02d_%s_%s", i, strings.ReplaceAll(failing.op, " ", "_"), phase), func(t *testing.T) {
+				t.Parallel()
+				s, mock := newMockStore(t, now)
+				mock.ExpectBegin()
+				for _, st := range steps[:i] {
+					expect(mock, st, false, false)
+				}
+				expect(mock, failing, phase == "prepare", phase == "run")
+				mock.ExpectRollback()
+				_, err := s.Apply(context.Background(), failureRequest(now))
+				if !errors.Is(err, errInjected) {
+					t.Fatalf("Apply returned %v, want the injected error", err)
+				}
+				var ae *store.ApplyError
+				if !errors.As(err, &ae) {
+					t.Fatalf("Apply returned %T (%v), want a *store.ApplyError", err, err)
+				}
+				if !strings.Contains(err.Error(), failing.op) {
+					t.Errorf("error %q does not name the failing step %q", err, failing.op)
+				}
+				// Every expectation met means: no statement ran after the
+				// failure, nothing was committed, and the transaction was
+				// rolled back.
+				if err := mock.ExpectationsWereMet(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+}
+
+func TestApplyReportsAFailedCommit(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s, mock := newMockStore(t, now)
+	mock.ExpectBegin()
+	for _, st := range failureSteps(now) {
+		expect(mock, st, false, false)
+	}
+	mock.ExpectCommit().WillReturnError(errInjected)
+	_, err := s.Apply(context.Background(), failureRequest(now))
+	if !errors.Is(err, errInjected) || !strings.Contains(err.Error(), "commit") {
+		t.Fatalf("Apply returned %v, want the injected commit error naming the commit", err)
+	}
+	if err := mock.ExpectationsWereMet(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestApplyReportsAFailedBegin(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s, mock := newMockStore(t, now)
+	mock.ExpectBegin().WillReturnError(errInjected)
+	_, err := s.Apply(context.Background(), failureRequest(now))
+	if !errors.Is(err, errInjected) || !strings.Contains(err.Error(), "begin") {
+		t.Fatalf("Apply returned %v, want the injected begin error naming the begin", err)
+	}
+	if err := mock.ExpectationsWereMet(); err != nil {
+		t.Error(err)
+	}
+}
