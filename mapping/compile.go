@@ -353,6 +353,7 @@ type Mapping struct {
 	config   Config // resolved
 	version  string
 	programs []program
+	tagProgs int // how many programs are tag fields
 	pool     sync.Pool
 }
 
@@ -383,6 +384,9 @@ func Compile(cfg Config) (*Mapping, error) {
 			return
 		}
 		m.programs = append(m.programs, program{field: field, tag: tag, kind: kind, prog: prog})
+		if kind == kindTag {
+			m.tagProgs++
+		}
 	}
 	for _, f := range profileFields {
 		add(f, "", *r.field(f), kindString)
@@ -460,11 +464,17 @@ func (m *Mapping) Map(rec *Record) (Profile, error) {
 					Err: fmt.Errorf("yielded %s; want a bool or nil (convert with to_bool(...))", describe(out))}
 			}
 		case kindTag:
+			if p.Tags == nil {
+				p.Tags = make([]Tag, 0, m.tagProgs)
+			}
 			var err error
 			if p.Tags, err = appendTags(p.Tags, pr.tag, out); err != nil {
 				return Profile{}, &FieldError{ExternalID: rec.ExternalID, Field: pr.field, Err: err}
 			}
 		}
+	}
+	if len(p.Tags) == 0 {
+		p.Tags = nil // no tags is nil, as in a Profile built by hand
 	}
 	return p, nil
 }
