@@ -435,3 +435,34 @@ func BenchmarkUsers10k(b *testing.B) {
 		Users(1, "acme", "src", 10_000)
 	}
 }
+
+func TestUsersMatchTheCompiledMapping(t *testing.T) {
+	t.Parallel()
+	cfg, err := mapping.ParseYAML([]byte(MappingYAML))
+	if err != nil {
+		t.Fatalf("MappingYAML does not parse: %v", err)
+	}
+	m, err := mapping.Compile(cfg)
+	if err != nil {
+		t.Fatalf("MappingYAML does not compile: %v", err)
+	}
+	recs := Records(13, 3000)
+	for i := range recs {
+		p, err := m.Map(&recs[i])
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		u := UserOf("o", "s", &recs[i])
+		active := recs[i].State.Active()
+		if p.Active != nil {
+			active = *p.Active
+		}
+		got := store.User{FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, Department: p.Department,
+			Division: p.Division, Office: p.Office, Title: p.Title, Tags: store.NormalizeTags(p.Tags), Active: active}
+		want := store.User{FirstName: u.FirstName, LastName: u.LastName, Email: u.Email, Department: u.Department,
+			Division: u.Division, Office: u.Office, Title: u.Title, Tags: u.Tags, Active: u.Active}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("record %d: the compiled mapping and UserOf disagree (-UserOf +mapping):\n%s", i, diff)
+		}
+	}
+}
