@@ -48,8 +48,8 @@ func (q *Query) filter(field string) *[]string {
 // accepts q, status, sort, limit and cursor once each, and department,
 // division, office, tag and group any number of times (up to MaxValues).
 // An empty or all-white-space value means "not given", as an HTML form
-// sends it. Text is
-// whitespace-collapsed; status and sort are case-insensitive.
+// sends it. Text is whitespace-collapsed; status and sort are
+// case-insensitive.
 //
 // Every problem is an *Error naming the parameter: an unknown parameter, a
 // single-valued parameter given twice, a limit that is not a whole number in
