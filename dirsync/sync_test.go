@@ -664,3 +664,55 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// terminator is a mapping whose "active" expression says everyone with a
+// custom status "Terminated" is inactive.
+type terminator struct{}
+
+func (terminator) Version() string { return "terminator-v1" }
+func (terminator) Map(rec *mapping.Record) (mapping.Profile, error) {
+	p, err := mapping.Standard().Map(rec)
+	if rec.Custom["status"] == "Terminated" {
+		f := false
+		p.Active = &f
+	}
+	return p, err
+}
+
+func TestRemapGoesThroughTheGuard(t *testing.T) {
+	t.Parallel()
+	e := setup(t, 20)
+	for _, ext := range extIDs(1, 5) {
+		e.p.UpdateUser(ext, func(r *mapping.Record) { r.Custom = map[string]any{"status": "Terminated"} })
+	}
+	e.sync()
+	run, err := e.s.Remap(context.Background(), terminator{})
+	if !errors.Is(err, dirsync.ErrHalted) || len(run.Held) != 5 || run.Mode != store.ModeRemap {
+		t.Fatalf("run = %+v, err %v", run, err)
+	}
+	if active, _ := e.activeCount(); active != 20 {
+		t.Errorf("active = %d after a halted remap", active)
+	}
+	if _, err := e.s.Approve(context.Background(), run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if active, _ := e.activeCount(); active != 15 {
+		t.Errorf("active = %d after approval", active)
+	}
+}
+
+func TestDryRunThatWouldHaltSaysSoAndCannotBeApproved(t *testing.T) {
+	t.Parallel()
+	e := guardEnv(t)
+	e.p.RemoveUsers(extIDs(1, 20)...)
+	run, err := e.s.Sync(context.Background(), dirsync.SyncOptions{DryRun: true})
+	if !errors.Is(err, dirsync.ErrHalted) || !strings.HasPrefix(run.HaltReason, "dry run:") || len(run.Held) != 20 {
+		t.Fatalf("run = %+v, err %v", run, err)
+	}
+	if _, err := e.s.Approve(context.Background(), run.ID); !errors.Is(err, dirsync.ErrNotHalted) {
+		t.Errorf("approving a dry run: err = %v", err)
+	}
+	if active, _ := e.activeCount(); active != 50 {
+		t.Errorf("active = %d", active)
+	}
+}
