@@ -117,7 +117,7 @@ type runState struct {
 	claimed  map[string]struct{}
 	pending  []pendingDeactivation
 	slow     []matchInput // changed records waiting for flush
-	wrote    bool // whether anything was journaled
+	wrote    bool         // whether anything was journaled
 	lastSeq  int64
 	haltedBy string
 }
