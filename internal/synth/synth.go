@@ -366,12 +366,11 @@ func (p *person) fill(rec *mapping.Record, used *localParts, manager string) {
 	if r.intn(200) == 0 {
 		local += plusTags[r.intn(len(plusTags))]
 	}
-	id := ulid(r)
 	// One allocation holds the IDs and the address; the fields are slices of it.
 	var b strings.Builder
 	b.Grow(len("directory_user_") + 26 + 20 + len(local) + 1 + len(Domain))
 	b.WriteString("directory_user_")
-	b.WriteString(id)
+	b.Write(appendULID(make([]byte, 0, 26), r))
 	b.WriteString("00u")
 	for range 17 {
 		b.WriteByte(alnum[r.intn(len(alnum))])
@@ -444,20 +443,19 @@ const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // ulid returns 26 characters in the shape of a ULID: "01" and 24 random
 // Crockford base-32 digits.
-func ulid(r *rng) string {
+func ulid(r *rng) string { return string(appendULID(make([]byte, 0, 26), r)) }
+
+func appendULID(b []byte, r *rng) []byte {
 	const digits = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	var b [26]byte
-	b[0], b[1] = '0', '1'
-	x, y := r.next(), r.next()
-	for i := 2; i < 14; i++ {
-		b[i] = digits[x&31]
-		x >>= 5
+	b = append(b, '0', '1')
+	for range 2 {
+		x := r.next()
+		for range 12 {
+			b = append(b, digits[x&31])
+			x >>= 5
+		}
 	}
-	for i := 14; i < 26; i++ {
-		b[i] = digits[y&31]
-		y >>= 5
-	}
-	return string(b[:])
+	return b
 }
 
 // localParts makes e-mail local parts unique: the second Jane Doe is
