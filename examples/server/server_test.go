@@ -551,7 +551,9 @@ func TestRun(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		ready := make(chan string, 1)
 		done := make(chan error, 1)
-		go func() { done <- run(ctx, []string{"-config", cfgPath, "-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, ready) }()
+		go func() {
+			done <- run(ctx, []string{"-config", cfgPath, "-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, ready)
+		}()
 		var addr string
 		select {
 		case addr = <-ready:
