@@ -445,11 +445,11 @@ func (s *suite) applyConcurrent(t testing.TB, st store.Store) {
 	writers := s.f.Writers
 	ctx := t.Context()
 	var wg sync.WaitGroup
-	errs := make(chan error, writers*perWriter+1)
+	errs := make(chan error, writers*perWriter+writers+2)
 	var mu sync.Mutex
 	var ranges [][2]int64
 	for w := range writers {
-		wg.Go(func() {
+		safeGo(&wg, errs, func() {
 			for i := range perWriter {
 				id := fmt.Sprintf("w%02d-%03d", w, i)
 				n := 1 + (w+i)%3
@@ -477,10 +477,9 @@ func (s *suite) applyConcurrent(t testing.TB, st store.Store) {
 			total += int64(1 + (w+i)%3)
 		}
 	}
-	readerDone := make(chan struct{})
+	var reader sync.WaitGroup
 	var seen []int64
-	go func() {
-		defer close(readerDone)
+	safeGo(&reader, errs, func() {
 		after := int64(0)
 		deadline := time.Now().Add(2 * time.Minute)
 		for after < total && time.Now().Before(deadline) {
@@ -501,9 +500,9 @@ func (s *suite) applyConcurrent(t testing.TB, st store.Store) {
 				time.Sleep(time.Millisecond)
 			}
 		}
-	}()
+	})
 	wg.Wait()
-	<-readerDone
+	reader.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
@@ -660,4 +659,20 @@ func applyTombstoneUnpark(t testing.TB, st store.Store) {
 	if ok, err := st.EventProcessed(ctx, orgA, "ev-1"); err != nil || !ok {
 		t.Errorf("EventProcessed(ev-1) = %v, %v; want true", ok, err)
 	}
+}
+
+// safeGo runs fn in a goroutine of wg, turning a panic (a broken store)
+// into an error instead of crashing the test binary.
+func safeGo(wg *sync.WaitGroup, errs chan<- error, fn func()) {
+	wg.Go(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				select {
+				case errs <- fmt.Errorf("panic: %v", r):
+				default:
+				}
+			}
+		}()
+		fn()
+	})
 }

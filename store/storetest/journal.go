@@ -46,7 +46,6 @@ func (s *suite) stateCases(t testing.TB) {
 		{"EventDeactivationsSumsMarksInTheWindow", eventWindow},
 		{"TombstonedHonoursExpiryAndSource", tombstoneExpiry},
 		{"SourceStateRoundTripsAndDefaultsToZero", sourceState},
-		{"PurgeOrgRemovesEverythingOfTheOrg", purgeOrg},
 	}
 	for _, c := range cases {
 		run(t, c.name, func(t testing.TB) {

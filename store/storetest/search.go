@@ -217,8 +217,8 @@ func (s *suite) paginationCases(t testing.TB, fixture func(testing.TB) store.Sto
 
 			var stop atomic.Bool
 			var wg sync.WaitGroup
-			insertErr := make(chan error, 1)
-			wg.Go(func() {
+			insertErr := make(chan error, 2)
+			safeGo(&wg, insertErr, func() {
 				r := newRand(s.f.Seed, 997)
 				for i := 0; !stop.Load() && i < 200; i++ {
 					batch := randomDirectory(r, orgA, 3)
@@ -227,7 +227,10 @@ func (s *suite) paginationCases(t testing.TB, fixture func(testing.TB) store.Sto
 						batch.Users[j].ExternalID = "ext-" + batch.Users[j].ID
 					}
 					if _, err := st.Apply(t.Context(), store.ApplyRequest{OrgID: orgA, Users: insertUsers(batch.Users...)}); err != nil {
-						insertErr <- err
+						select {
+						case insertErr <- err:
+						default:
+						}
 						return
 					}
 				}

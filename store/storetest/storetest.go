@@ -100,6 +100,7 @@ func (s *suite) all(t testing.TB) {
 	run(t, "State", s.stateCases)
 	run(t, "Lease", s.leaseCases)
 	run(t, "Search", s.searchCases)
+	run(t, "Isolation", s.isolationCases)
 }
 
 // open returns a fresh store for one case, failing the case if there is none.
