@@ -99,7 +99,7 @@ func Records(seed int64, n int) []mapping.Record {
 		p := newPerson(seed, saltPerson, uint64(i))
 		manager := ""
 		if i > 0 {
-			manager = recs[p.manager(i)].Email
+			manager = recs[managerOf(i)].Email
 		}
 		p.fill(&recs[i], used, manager)
 	}
@@ -221,7 +221,9 @@ func Groups(seed int64, recs []mapping.Record, g int) []Group {
 // len(recs) people, round(gone·len) are removed, round(updated·len) of the
 // rest changed (department, title or office, with a later UpdatedAt) and
 // round(added·len) new people appended. Fractions are clamped to [0, 1];
-// updates take only people not removed. Survivors keep their order. Churn
+// updates take only people not removed. Survivors keep their order; new
+// people, with e-mail addresses no one in recs has (not even the removed),
+// come last, updated after every record of Records. Churn
 // never mutates recs; unchanged records are copied by value and share their
 // Custom maps with recs.
 func Churn(seed int64, recs []mapping.Record, updated, gone, added float64) []mapping.Record {
@@ -351,9 +353,9 @@ func newPerson(seed int64, salt, i uint64) person {
 	return person{r: newRNG(seed, salt, i)}
 }
 
-// manager returns the index of person i's manager, an earlier person: the
-// organisation is a tree about eight people wide.
-func (p *person) manager(i int) int { return (i - 1) / 8 }
+// managerOf returns the index of person i's manager, an earlier person: the
+// organisation is a tree eight people wide.
+func managerOf(i int) int { return (i - 1) / 8 }
 
 // fill writes a whole person into rec. used makes the e-mail local part
 // unique.
