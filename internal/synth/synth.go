@@ -223,9 +223,9 @@ func Groups(seed int64, recs []mapping.Record, g int) []Group {
 // round(added·len) new people appended. Fractions are clamped to [0, 1];
 // updates take only people not removed. Survivors keep their order; new
 // people, with e-mail addresses no one in recs has (not even the removed),
-// come last, updated after every record of Records. Churn
-// never mutates recs; unchanged records are copied by value and share their
-// Custom maps with recs.
+// come last, updated after every record of Records. Churn never mutates
+// recs; unchanged records are copied by value and share their Custom maps
+// with recs.
 func Churn(seed int64, recs []mapping.Record, updated, gone, added float64) []mapping.Record {
 	n := len(recs)
 	count := func(f float64) int {
