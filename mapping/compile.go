@@ -52,51 +52,79 @@ type env struct {
 	User   userEnv        `expr:"user"`
 	Raw    map[string]any `expr:"raw"`
 	Custom map[string]any `expr:"custom"`
-	// LoopBudget is countLoop bound to this env (a func-typed field is
-	// called without reflection, unlike a method).
-	LoopBudget func(any) any `expr:"__loop_budget"`
+	// CollectionBudget and StepBudget are countCollection and countStep
+	// bound to this env (a func-typed field is called without reflection,
+	// unlike a method).
+	CollectionBudget func(any) any `expr:"__collection_budget"`
+	StepBudget       func(any) any `expr:"__step_budget"`
 
-	loopItems int // items visited by loops in the current evaluation
+	loopItems int // items loops visited and built-ins built in this evaluation
+	loopBytes int // bytes of the strings among them
 }
 
 // newEvalState returns a VM with the evaluation budget and an env whose
 // loop budget counts into itself.
 func newEvalState() *evalState {
 	st := &evalState{vm: vm.VM{MemoryBudget: MaxMemory}}
-	st.env.LoopBudget = st.env.countLoop
+	st.env.CollectionBudget = st.env.countCollection
+	st.env.StepBudget = st.env.countStep
 	return st
 }
 
-// loopBudgetFunc is the env entry every loop's collection is routed
-// through (by the guardPatcher); mappings cannot use it themselves.
-const loopBudgetFunc = "__loop_budget"
+// The env entries the guardPatcher routes loops and built collections
+// through; mappings cannot name them.
+const (
+	collectionBudgetFunc = "__collection_budget"
+	stepBudgetFunc       = "__step_budget"
+)
 
-// countLoop counts the items a loop is about to visit against MaxLoopItems,
-// panicking (which the VM turns into an error) past it.
-func (e *env) countLoop(collection any) any {
-	n := 0
+// errLoopBudget is the error (raised as a panic, which the VM turns into an
+// error with the expression's position) when an evaluation exceeds its
+// iteration budget.
+var errLoopBudget = fmt.Errorf("evaluation budget exceeded: loops and built lists would handle more than %d items or %d bytes", MaxLoopItems, MaxLoopBytes)
+
+// charge adds items and the bytes of a string to the evaluation's budget.
+func (e *env) charge(items int, v any) {
+	e.loopItems += items
+	if s, ok := v.(string); ok {
+		e.loopBytes += len(s)
+	}
+	if e.loopItems > MaxLoopItems || e.loopBytes > MaxLoopBytes {
+		panic(errLoopBudget)
+	}
+}
+
+// countCollection charges a collection a loop will visit, or a built-in
+// has built, item by item.
+func (e *env) countCollection(collection any) any {
 	switch c := collection.(type) {
 	case nil:
 	case []any:
-		n = len(c)
+		e.charge(len(c), nil)
+		for _, v := range c {
+			e.charge(0, v)
+		}
 	case []string:
-		n = len(c)
-	case []int:
-		n = len(c)
+		e.charge(len(c), nil)
+		for _, v := range c {
+			e.charge(0, v)
+		}
 	case map[string]any:
-		n = len(c)
+		e.charge(len(c), nil)
 	default:
 		v := reflect.ValueOf(collection)
 		switch v.Kind() {
-		case reflect.Slice, reflect.Array, reflect.Map, reflect.String:
-			n = v.Len()
+		case reflect.Slice, reflect.Array, reflect.Map:
+			e.charge(v.Len(), nil)
 		}
 	}
-	e.loopItems += n
-	if e.loopItems > MaxLoopItems {
-		panic(fmt.Errorf("evaluation budget exceeded: loops would visit more than %d items", MaxLoopItems))
-	}
 	return collection
+}
+
+// countStep charges one iteration of a loop body and what it yielded.
+func (e *env) countStep(v any) any {
+	e.charge(1, v)
+	return v
 }
 
 func (e *env) set(rec *Record) {
@@ -127,13 +155,19 @@ var allowedBuiltins = map[string]bool{
 	"keys": true, "values": true, "reverse": true, "uniq": true, "sort": true,
 }
 
-// loopBuiltins are the predicate built-ins; their first argument is the
-// collection they iterate. reduce is refused (its accumulator can double a
-// value per step).
+// loopBuiltins are the predicate built-ins: each iteration of their
+// predicate is charged to the budget. reduce is refused (its accumulator can
+// double a value per step).
 var loopBuiltins = map[string]bool{
 	"all": true, "none": true, "any": true, "one": true, "filter": true, "map": true, "count": true,
 	"sum": true, "find": true, "findIndex": true, "findLast": true, "findLastIndex": true,
 	"groupBy": true, "sortBy": true,
+}
+
+// builtCollections are the built-ins that build a list (or a map) whose
+// items are charged to the budget.
+var builtCollections = map[string]bool{
+	"split": true, "splitAfter": true, "sort": true, "reverse": true, "uniq": true, "keys": true, "values": true, "take": true,
 }
 
 var exprOptions = func() []expr.Option {
@@ -167,6 +201,16 @@ func (p *guardPatcher) fail(n ast.Node, format string, args ...any) {
 	}
 }
 
+// wrap returns a call of the internal function fn on arg.
+func (p *guardPatcher) wrap(fn string, arg ast.Node) ast.Node {
+	callee := &ast.IdentifierNode{Value: fn}
+	call := &ast.CallNode{Callee: callee, Arguments: []ast.Node{arg}}
+	call.SetLocation(arg.Location())
+	callee.SetLocation(arg.Location())
+	p.inserted[call], p.inserted[callee] = true, true
+	return call
+}
+
 func isNumeric(t reflect.Type) bool {
 	if t == nil {
 		return false
@@ -183,24 +227,24 @@ func isNumeric(t reflect.Type) bool {
 func (p *guardPatcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
-		if (n.Value == loopBudgetFunc || n.Value == addFunc || n.Value == fetchFunc) && !p.inserted[n] {
-			p.fail(n, "unknown name %s", n.Value)
+		switch n.Value {
+		case collectionBudgetFunc, stepBudgetFunc, addFunc, fetchFunc:
+			if !p.inserted[n] {
+				p.fail(n, "unknown name %s", n.Value)
+			}
 		}
 	case *ast.BuiltinNode:
-		if n.Name == "reduce" {
+		switch {
+		case n.Name == "reduce":
 			p.fail(n, "reduce is not available in mappings")
-			return
-		}
-		if loopBuiltins[n.Name] && len(n.Arguments) > 0 {
-			if c, ok := n.Arguments[0].(*ast.CallNode); ok && p.inserted[c] {
-				return
+		case loopBuiltins[n.Name] && len(n.Arguments) > 1:
+			if pred, ok := n.Arguments[1].(*ast.PredicateNode); ok {
+				pred.Node = p.wrap(stepBudgetFunc, pred.Node)
 			}
-			callee := &ast.IdentifierNode{Value: loopBudgetFunc}
-			call := &ast.CallNode{Callee: callee, Arguments: []ast.Node{n.Arguments[0]}}
-			call.SetLocation(n.Arguments[0].Location())
-			callee.SetLocation(n.Arguments[0].Location())
-			p.inserted[call], p.inserted[callee] = true, true
-			n.Arguments[0] = call
+		case loopBuiltins[n.Name] && len(n.Arguments) == 1:
+			n.Arguments[0] = p.wrap(collectionBudgetFunc, n.Arguments[0])
+		case builtCollections[n.Name]:
+			ast.Patch(node, p.wrap(collectionBudgetFunc, n))
 		}
 	case *ast.MemberNode:
 		// x.key on a map or an unknown value: a direct lookup instead of
@@ -442,7 +486,7 @@ func (m *Mapping) Map(rec *Record) (Profile, error) {
 	var p Profile
 	for i := range m.programs {
 		pr := &m.programs[i]
-		st.env.loopItems = 0
+		st.env.loopItems, st.env.loopBytes = 0, 0
 		out, err := st.vm.Run(pr.prog, &st.env)
 		if err != nil {
 			return Profile{}, &FieldError{ExternalID: rec.ExternalID, Field: pr.field, Err: runtimeError(err)}

@@ -79,6 +79,9 @@ func TestEvaluationBudgetStopsRunawayExpressions(t *testing.T) {
 		"StringDoubling":         `let a = repeat("x", 1000); let b = a+a; let c = b+b; let d = c+c; let e = d+d; let f = e+e; f+f`,
 		"ReplaceSquaring":        `let a = repeat("x", 1000); replace(a, "x", a)`,
 		"JoinOfManyCopies":       `join(map(1..4000, repeat("y", 100)), "")`,
+		"ManyBigSplits":          `let big = repeat("x", 16000); string(len(map(1..4000, split(big, ""))))`,
+		"ManyBigStringsInALoop":  `let big = repeat("x", 16000); string(len(map(1..9000, upper(big))))`,
+		"SortsInALoop":           `let l = split(repeat("x,", 3000), ","); string(len(map(1..4000, sort(l))))`,
 	}
 	for name, src := range cases {
 		t.Run(name, func(t *testing.T) {

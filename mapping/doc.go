@@ -136,9 +136,11 @@
 // or CPU: a config is at most [MaxConfigBytes], an expression at most
 // [MaxExpressionBytes] and [MaxExpressionNodes] nodes; one evaluation may
 // build ranges, arrays and repeats worth [MaxMemory] (so 1..1000000000 and
-// repeat("x", 1e9) fail with "evaluation budget exceeded"), visit at most
-// [MaxLoopItems] items in all its loops, and build strings (with +, join,
-// replace, string) of at most [MaxStringBytes]; a value is at most
+// repeat("x", 1e9) fail with "evaluation budget exceeded"); its loops may
+// run at most [MaxLoopItems] iterations in all (nested ones included, with
+// the items split, sort, reverse, uniq, keys, values and take build) and
+// yield at most [MaxLoopBytes] of strings; any string it builds (with +,
+// join, replace, string) is at most [MaxStringBytes]. A value is at most
 // [MaxValueBytes] and a tag field has at most [MaxTagValues] values.
 // Patterns of regex_match and regex_extract are at most [MaxRegexBytes] and
 // compiled once.

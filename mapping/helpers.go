@@ -26,8 +26,12 @@ const (
 	MaxPathBytes = 256
 	// MaxLoopItems is the evaluation budget for iteration: the items all
 	// loops of one field's evaluation (map, filter, all, any, …, including
-	// nested ones) may visit together.
-	MaxLoopItems = 4096
+	// nested ones) may visit, plus the items of the lists split, sort,
+	// reverse, uniq, keys, values and take build.
+	MaxLoopItems = 10_000
+	// MaxLoopBytes is the budget for the bytes of the strings loop bodies
+	// yield and those lists hold, in one field's evaluation.
+	MaxLoopBytes = 1 << 20
 	// MaxMemory is expr's memory budget for one evaluation (ranges, arrays,
 	// maps and repeat count against it).
 	MaxMemory = 64 << 10

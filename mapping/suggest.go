@@ -237,7 +237,7 @@ func Suggest(samples []Record) (Suggestion, error) {
 		cand.values = make([]any, len(samples))
 		st := newEvalState()
 		for i := range samples {
-			st.env.loopItems = 0
+			st.env.loopItems, st.env.loopBytes = 0, 0
 			st.env.set(&samples[i])
 			out, err := st.vm.Run(prog, &st.env)
 			if err == nil {
