@@ -224,6 +224,7 @@ func isNumeric(t reflect.Type) bool {
 	return false
 }
 
+// Visit rewrites one node (ast.Walk calls it children first).
 func (p *guardPatcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
@@ -289,6 +290,7 @@ type CompileError struct {
 	Message string
 }
 
+// Error formats the error as "mapping field F: LINE:COLUMN: MESSAGE".
 func (e *CompileError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("mapping field %s: %d:%d: %s", e.Field, e.Line, e.Column, e.Message)

@@ -298,6 +298,7 @@ func (c Config) Resolve() Config {
 	return out
 }
 
+// clone copies a config, tags included.
 func (c Config) clone() Config {
 	out := c
 	if c.Tags != nil {

@@ -132,8 +132,9 @@
 //
 // # Bounds
 //
-// Inputs and work are bounded so no config and no record can exhaust memory
-// or CPU: a config is at most [MaxConfigBytes], an expression at most
+// Inputs and work are bounded so that no config can make an evaluation
+// exhaust memory or CPU (a record's own size is bounded by its provider):
+// a config is at most [MaxConfigBytes], an expression at most
 // [MaxExpressionBytes] and [MaxExpressionNodes] nodes; one evaluation may
 // build ranges, arrays and repeats worth [MaxMemory] (so 1..1000000000 and
 // repeat("x", 1e9) fail with "evaluation budget exceeded"); its loops may
