@@ -134,6 +134,7 @@ func (r *runState) applyDecisions(ds []decision) error {
 				r.count(&ds[i])
 			}
 			r.wrote, r.lastSeq = true, res.LastSeq
+			notify(r.s.cfg.OrgID) // wake in-process watchers now
 			return nil
 		}
 		var ae *store.ApplyError

@@ -203,6 +203,7 @@ func (r *runState) applyGroups(req store.ApplyRequest) error {
 			return fmt.Errorf("applying groups and memberships: %w", err)
 		}
 		r.wrote, r.lastSeq = true, res.LastSeq
+		notify(r.s.cfg.OrgID) // wake in-process watchers now
 	}
 	return nil
 }

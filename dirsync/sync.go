@@ -533,6 +533,7 @@ func (r *runState) applyItems(items []item) error {
 			}
 			if len(req.Changes) > 0 {
 				r.wrote, r.lastSeq = true, res.LastSeq
+				notify(r.s.cfg.OrgID) // wake in-process watchers now
 			}
 			return nil
 		}
