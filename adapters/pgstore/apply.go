@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/directorysync/directorysync/mapping"
 	"github.com/directorysync/directorysync/search"
@@ -28,12 +30,21 @@ func (s *Store) Apply(ctx context.Context, req store.ApplyRequest) (store.ApplyR
 	}
 	now := s.cfg.Now()
 	var res store.ApplyResult
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		a := applier{s: s, tx: tx, org: req.OrgID, now: now.UnixNano()}
-		var err error
-		res, err = a.run(ctx, &req)
-		return err
-	})
+	attempt := func(careful bool) error {
+		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			a := applier{s: s, tx: tx, org: req.OrgID, now: now.UnixNano(), careful: careful}
+			var err error
+			res, err = a.run(ctx, &req)
+			return err
+		})
+	}
+	err := attempt(false)
+	if errors.Is(err, errCopyConflict) {
+		// A COPY met an existing key. Run the request again on the careful
+		// path, which names the write that conflicts (or succeeds, if the
+		// conflicting row went away meanwhile).
+		err = attempt(true)
+	}
 	if err != nil {
 		var ae *store.ApplyError
 		if errors.As(err, &ae) {
@@ -193,7 +204,14 @@ type applier struct {
 	tx  pgx.Tx
 	org string
 	now int64
+	// careful writes new users with INSERT … ON CONFLICT DO NOTHING, which
+	// tells which write conflicts, instead of COPY, which is faster but
+	// fails whole.
+	careful bool
 }
+
+// errCopyConflict marks a unique violation met by a COPY of new rows.
+var errCopyConflict = errors.New("pgstore: COPY met an existing key")
 
 func (a *applier) run(ctx context.Context, req *store.ApplyRequest) (store.ApplyResult, error) {
 	var res store.ApplyResult
@@ -532,20 +550,67 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 			FROM `+userUnnest+` WHERE u.org_id = $1 AND u.id = v.id`), upd.args(a.org)...)
 	}
 	insAt := -1
-	if len(ins.id) > 0 {
+	if len(ins.id) > 0 && a.careful {
 		insAt = b.Len()
 		b.Queue(a.s.sql(`INSERT INTO {S}.users (`+userCols+`) SELECT $1, v.* FROM `+userUnnest+`
 			ON CONFLICT DO NOTHING RETURNING id`), ins.args(a.org)...)
 	}
+	if a.careful {
+		if len(side.word) > 0 {
+			b.Queue(a.s.sql(`INSERT INTO {S}.user_words (org_id, user_id, word) SELECT $1, * FROM unnest($2::text[], $3::text[])`),
+				a.org, side.wordUser, side.word)
+		}
+		if len(side.tagFValue) > 0 {
+			b.Queue(a.s.sql(`INSERT INTO {S}.user_tags (org_id, user_id, field, f_value, value)
+				SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])`),
+				a.org, side.tagUser, side.tagField, side.tagFValue, side.tagValue)
+		}
+	}
+	if b.Len() > 0 {
+		if err := a.sendUsers(ctx, b, insAt, &ins, insIdx, writes, base); err != nil {
+			return err
+		}
+	}
+	if a.careful {
+		return nil
+	}
+	// New rows go in by COPY, straight into the tables.
+	if len(ins.id) > 0 {
+		if err := a.copy(ctx, "users", splitCols(userCols), &userSource{org: a.org, ua: &ins}); err != nil {
+			return err
+		}
+	}
 	if len(side.word) > 0 {
-		b.Queue(a.s.sql(`INSERT INTO {S}.user_words (org_id, user_id, word) SELECT $1, * FROM unnest($2::text[], $3::text[])`),
-			a.org, side.wordUser, side.word)
+		if err := a.copy(ctx, "user_words", []string{"org_id", "user_id", "word"},
+			&columnsSource{org: a.org, cols: [][]string{side.wordUser, side.word}}); err != nil {
+			return err
+		}
 	}
 	if len(side.tagFValue) > 0 {
-		b.Queue(a.s.sql(`INSERT INTO {S}.user_tags (org_id, user_id, field, f_value, value)
-			SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])`),
-			a.org, side.tagUser, side.tagField, side.tagFValue, side.tagValue)
+		if err := a.copy(ctx, "user_tags", []string{"org_id", "user_id", "field", "f_value", "value"},
+			&columnsSource{org: a.org, cols: [][]string{side.tagUser, side.tagField, side.tagFValue, side.tagValue}}); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// copy COPYs rows into one of the store's tables; a unique violation is
+// errCopyConflict, for Apply to retry on the careful path.
+func (a *applier) copy(ctx context.Context, table string, cols []string, src pgx.CopyFromSource) error {
+	if _, err := a.tx.CopyFrom(ctx, pgx.Identifier{a.s.cfg.Schema, table}, cols, src); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return fmt.Errorf("%w: %s: %w", errCopyConflict, table, err)
+		}
+		return applyErr("user", -1, "", interpretError(err))
+	}
+	return nil
+}
+
+// sendUsers runs the pipelined statements of a users chunk; the statement
+// at insAt (if any) inserts ins and returns the IDs it inserted.
+func (a *applier) sendUsers(ctx context.Context, b *pgx.Batch, insAt int, ins *userArrays, insIdx []int, writes []store.UserWrite, base int) error {
 	br := a.tx.SendBatch(ctx, b)
 	defer br.Close()
 	for i := 0; i < b.Len(); i++ {
@@ -818,9 +883,11 @@ func (a *applier) changes(ctx context.Context, cs []store.Change) (first, last i
 			ats[i] = c.At.UnixNano()
 		}
 	}
-	_, err = a.tx.Exec(ctx, a.s.sql(`INSERT INTO {S}.changes (org_id, seq, kind, subject_id, before, after, cause, at)
-		SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[])`),
-		a.org, seqs, kinds, subjects, befores, afters, causes, ats)
+	_, err = a.tx.CopyFrom(ctx, pgx.Identifier{a.s.cfg.Schema, "changes"},
+		[]string{"org_id", "seq", "kind", "subject_id", "before", "after", "cause", "at"},
+		pgx.CopyFromSlice(len(cs), func(i int) ([]any, error) {
+			return []any{a.org, seqs[i], kinds[i], subjects[i], befores[i], afters[i], causes[i], ats[i]}, nil
+		}))
 	if err != nil {
 		return 0, 0, applyErr("change", -1, "", interpretError(err))
 	}
@@ -837,4 +904,47 @@ func encodeFields(m map[string]any) *string {
 	}
 	s := string(b)
 	return &s
+}
+
+// splitCols splits a column list.
+func splitCols(list string) []string {
+	return strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
+}
+
+// userSource feeds userArrays to COPY.
+type userSource struct {
+	org string
+	ua  *userArrays
+	i   int
+}
+
+func (u *userSource) Next() bool { u.i++; return u.i <= len(u.ua.id) }
+func (u *userSource) Err() error { return nil }
+func (u *userSource) Values() ([]any, error) {
+	k, ua := u.i-1, u.ua
+	return []any{u.org, ua.id[k], ua.sourceID[k], ua.externalID[k], ua.idpID[k], ua.email[k], ua.first[k], ua.last[k],
+		ua.dept[k], ua.div[k], ua.office[k], ua.title[k], ua.tags[k], ua.active[k], ua.source[k], ua.sourceHash[k],
+		ua.profileHash[k], ua.mappingVersion[k], ua.pua[k], ua.version[k], ua.created[k], ua.updated[k],
+		ua.deactivated[k], ua.fEmail[k], ua.fDept[k], ua.fDiv[k], ua.fOffice[k], ua.kLast[k], ua.kFirst[k]}, nil
+}
+
+// columnsSource feeds the org and parallel text columns to COPY.
+type columnsSource struct {
+	org  string
+	cols [][]string
+	i    int
+	row  []any
+}
+
+func (c *columnsSource) Next() bool { c.i++; return c.i <= len(c.cols[0]) }
+func (c *columnsSource) Err() error { return nil }
+func (c *columnsSource) Values() ([]any, error) {
+	if c.row == nil {
+		c.row = make([]any, len(c.cols)+1)
+	}
+	c.row[0] = c.org
+	for j, col := range c.cols {
+		c.row[j+1] = col[c.i-1]
+	}
+	return c.row, nil
 }
