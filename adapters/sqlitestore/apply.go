@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/directorysync/directorysync/mapping"
@@ -409,10 +410,8 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 		if err != nil {
 			return stepErr("read new user's row ID", err)
 		}
-		for _, word := range d.words {
-			if _, err := t.exec(qWordInsert, org, word, uid); err != nil {
-				return stepErr("insert search word", err)
-			}
+		if err := insertWords(t, org, d.words, uid); err != nil {
+			return err
 		}
 		for _, tr := range d.tagRows {
 			if _, err := t.exec(qTagInsert, org, tr.folded, tr.value, tr.field, uid); err != nil {
@@ -453,10 +452,8 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 			return stepErr("delete search word", err)
 		}
 	}
-	for _, word := range minus(d.words, oldWords) {
-		if _, err := t.exec(qWordInsert, org, word, old.uid); err != nil {
-			return stepErr("insert search word", err)
-		}
+	if err := insertWords(t, org, minus(d.words, oldWords), old.uid); err != nil {
+		return err
 	}
 	oldTags := tagRows(old.tags)
 	for _, tr := range minus(oldTags, d.tagRows) {
@@ -468,6 +465,31 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 		if _, err := t.exec(qTagInsert, org, tr.folded, tr.value, tr.field, old.uid); err != nil {
 			return stepErr("insert tag", err)
 		}
+	}
+	return nil
+}
+
+// wordChunk bounds the rows of one multi-row insert of search words.
+const wordChunk = 16
+
+// insertWords inserts a user's search words, several rows per statement
+// (a person has about eight words; one statement each would double the
+// cost of writing them).
+func insertWords(t *txn, org string, words []string, uid int64) error {
+	for len(words) > 0 {
+		k := min(len(words), wordChunk)
+		q := qWordInsert
+		if k > 1 {
+			q += strings.Repeat(", (?, ?, ?)", k-1)
+		}
+		args := make([]any, 0, 3*k)
+		for _, w := range words[:k] {
+			args = append(args, org, w, uid)
+		}
+		if _, err := t.exec(q, args...); err != nil {
+			return stepErr("insert search words", err)
+		}
+		words = words[k:]
 	}
 	return nil
 }
