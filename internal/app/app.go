@@ -34,6 +34,9 @@ type Options struct {
 	// Observer is given to every Syncer. Defaults to a slog observer on
 	// Logger.
 	Observer dirsync.Observer
+	// WrapProvider, when set, wraps each org's provider before the Syncer
+	// gets it (the CLI counts records for its progress line this way).
+	WrapProvider func(orgID string, p dirsync.Provider) dirsync.Provider
 }
 
 // App is a configuration brought to life.
@@ -186,6 +189,9 @@ func (a *App) buildOrg(oc config.Org, opts Options, transport **workos.Transport
 		return nil, fmt.Errorf("mapping: %w", err)
 	}
 	o.Mapping = m
+	if opts.WrapProvider != nil {
+		o.Provider = opts.WrapProvider(oc.ID, o.Provider)
+	}
 	s, err := dirsync.New(a.Store, dirsync.Config{
 		OrgID:    oc.ID,
 		Provider: o.Provider,

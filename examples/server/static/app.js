@@ -1,7 +1,9 @@
 // Power Search page: plain JavaScript over the /v1 API, no build step.
 "use strict";
 
-const FIELDS = ["department", "division", "office", "tag", "group"];
+// The search-box fields, as search.ParseBox reads them ("dept" is an alias).
+const FIELDS = ["department", "dept", "division", "office", "tag", "group", "status", "sort", "limit"];
+const SINGLE = ["status", "sort", "limit"];
 const $ = (id) => document.getElementById(id);
 const state = { org: "", cursors: [""], page: 0, next: null };
 
@@ -48,7 +50,11 @@ function parseBox(s) {
       } else {
         while (i < s.length && !/\s/.test(s[i])) value += s[i++];
       }
-      if (value) params.append(field, value);
+      const name = field === "dept" ? "department" : field;
+      if (value) {
+        if (SINGLE.includes(name)) params.set(name, value);
+        else params.append(name, value);
+      }
       continue;
     }
     let word = "";
@@ -69,7 +75,7 @@ function showError(msg) {
 
 function params() {
   const p = parseBox($("q").value);
-  p.set("status", $("status").value);
+  if (!p.has("status")) p.set("status", $("status").value);
   return p;
 }
 
