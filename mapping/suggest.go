@@ -142,7 +142,17 @@ func (c *collector) walk(base, foldedPath, parent string, m map[string]any, dept
 	}
 	for _, k := range keys {
 		fp := foldedPath + "." + strings.ToLower(k)
-		expr, ok := member(base, k, len(c.spellings[fp]) > 1)
+		spelling, varies := k, len(c.spellings[fp]) > 1
+		if varies {
+			// One candidate for all spellings: get falls back to a
+			// case-insensitive match.
+			for sp := range c.spellings[fp] {
+				if sp < spelling {
+					spelling = sp
+				}
+			}
+		}
+		expr, ok := member(base, spelling, varies)
 		if !ok {
 			continue
 		}

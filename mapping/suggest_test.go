@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // pairs lists a profile's (field, value) pairs the Suggest figure counts:
@@ -207,7 +209,11 @@ func TestSuggestReproducesPresetsOnTheirFixtures(t *testing.T) {
 			t.Run(preset+"/"+v.name, func(t *testing.T) {
 				t.Parallel()
 				truth := loadFixture(t, preset)
-				score, diffs := agreement(t, preset, truth, v.make(truth))
+				variant := v.make(truth)
+				if v.name != "AsExported" && cmp.Equal(truth, variant) {
+					t.Fatalf("variant %s left the %s fixture unchanged", v.name, preset)
+				}
+				score, diffs := agreement(t, preset, truth, variant)
 				t.Logf("Suggest figure %-16s %-22s %5.1f%% of (record, field) pairs agree with the preset", preset, v.name, 100*score)
 				if score < 0.9 {
 					t.Errorf("agreement %.1f%% < 90%%; disagreements:\n%s", 100*score, strings.Join(diffs, "\n"))
@@ -221,5 +227,37 @@ func TestSuggestRefusesNoSamples(t *testing.T) {
 	t.Parallel()
 	if _, err := Suggest(nil); err == nil {
 		t.Fatal("Suggest(nil) succeeded")
+	}
+}
+
+func TestSuggestGivesAConfidenceForEveryFieldItMaps(t *testing.T) {
+	t.Parallel()
+	for _, preset := range Presets() {
+		s, err := Suggest(loadFixture(t, preset))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mapped := map[string]bool{}
+		for _, f := range append(profileFields[:len(profileFields):len(profileFields)], FieldActive) {
+			if *s.Config.field(f) != "" {
+				mapped[f] = true
+			}
+		}
+		for name := range s.Config.Tags {
+			mapped["tags."+name] = true
+		}
+		for f := range mapped {
+			if c, ok := s.Confidence[f]; !ok || c <= 0 || c > 1 {
+				t.Errorf("%s: field %s has confidence %v (present %v), want in (0, 1]", preset, f, c, ok)
+			}
+		}
+		for f := range s.Confidence {
+			if !mapped[f] {
+				t.Errorf("%s: confidence for unmapped field %s", preset, f)
+			}
+		}
+		if len(mapped) < 5 {
+			t.Errorf("%s: only %d fields suggested: %+v", preset, len(mapped), s.Config)
+		}
 	}
 }
