@@ -1,0 +1,249 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/directorysync/directorysync/internal/synth"
+	"github.com/directorysync/directorysync/search"
+	"github.com/directorysync/directorysync/store"
+)
+
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+
+	t.Run("IsIdempotent", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		for range 2 {
+			if err := s.Migrate(context.Background()); err != nil {
+				t.Fatalf("Migrate again: %v", err)
+			}
+		}
+		var n int
+		if err := s.pool.QueryRow(context.Background(), s.sql(`SELECT count(*) FROM {S}.schema_migrations`)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != SchemaVersion() {
+			t.Errorf("schema_migrations holds %d rows, want %d", n, SchemaVersion())
+		}
+	})
+
+	t.Run("IsSafeWhenSeveralProcessesMigrateAtOnce", func(t *testing.T) {
+		t.Parallel()
+		p := testPool(t)
+		schema := randomSchema()
+		stores := make([]*Store, 4)
+		for i := range stores {
+			s, err := New(p, Config{Schema: schema})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stores[i] = s
+		}
+		t.Cleanup(func() { _, _ = p.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+stores[0].schema+` CASCADE`) })
+		var wg sync.WaitGroup
+		errs := make([]error, len(stores))
+		for i, s := range stores {
+			wg.Go(func() { errs[i] = s.Migrate(context.Background()) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Migrate %d: %v", i, err)
+			}
+		}
+		if _, err := stores[0].LastSeq(context.Background(), "acme"); err != nil {
+			t.Errorf("the migrated schema does not answer: %v", err)
+		}
+	})
+
+	t.Run("RefusesASchemaNewerThanTheCodeKnows", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		if _, err := s.pool.Exec(context.Background(), s.sql(`INSERT INTO {S}.schema_migrations (version, name) VALUES ($1, 'from_the_future')`), SchemaVersion()+1); err != nil {
+			t.Fatal(err)
+		}
+		err := s.Migrate(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "newer than this code knows") {
+			t.Fatalf("Migrate against a newer schema = %v, want an error saying it is newer", err)
+		}
+	})
+}
+
+func TestConfig(t *testing.T) {
+	t.Parallel()
+	t.Run("RejectsASchemaThatIsNotAPlainIdentifier", func(t *testing.T) {
+		t.Parallel()
+		for _, schema := range []string{"Dirsync", "a-b", `x"; DROP TABLE users; --`, strings.Repeat("a", 64), "1abc"} {
+			if _, err := Open(context.Background(), "postgres://127.0.0.1:1/none", Config{Schema: schema}); err == nil || !strings.Contains(err.Error(), "invalid config") {
+				t.Errorf("Open with schema %q = %v, want an invalid config error", schema, err)
+			}
+		}
+	})
+	t.Run("RejectsANilPool", func(t *testing.T) {
+		t.Parallel()
+		if _, err := New(nil, Config{}); err == nil {
+			t.Error("New(nil) returned no error")
+		}
+	})
+	t.Run("NamesABadDSN", func(t *testing.T) {
+		t.Parallel()
+		if _, err := Open(context.Background(), "postgres://%zz"); err == nil || !strings.Contains(err.Error(), "DSN") {
+			t.Errorf("Open with a malformed DSN = %v, want an error naming the DSN", err)
+		}
+	})
+	t.Run("DefaultsTheSchemaToDirsync", func(t *testing.T) {
+		t.Parallel()
+		p := testPool(t)
+		s, err := New(p, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Schema() != "dirsync" {
+			t.Errorf("Schema() = %q, want dirsync", s.Schema())
+		}
+	})
+}
+
+func TestApplyFocused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("ConflictInABulkInsertNamesTheWriteAndWritesNothing", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		users := synth.Users(3, "acme", "src", 50)
+		if _, err := s.Apply(ctx, createReq("acme", users[:1])); err != nil {
+			t.Fatal(err)
+		}
+		dup := users[0]
+		dup.ID = "user_other"
+		batch := append(append([]store.User{}, users[1:30]...), dup)
+		_, err := s.Apply(ctx, createReq("acme", batch))
+		var ae *store.ApplyError
+		if !errors.As(err, &ae) || !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("Apply = %v, want an *ApplyError wrapping ErrConflict", err)
+		}
+		if ae.Op != "user" || ae.Index != 29 || ae.ID != "user_other" {
+			t.Errorf("ApplyError names %s[%d] %q, want user[29] %q", ae.Op, ae.Index, ae.ID, "user_other")
+		}
+		if got := len(storedIDs(t, s, "acme")); got != 1 {
+			t.Errorf("%d users stored after the failed Apply, want 1", got)
+		}
+		checkConsistent(t, s, "acme")
+	})
+
+	t.Run("RejectsNULInTextNamingTheField", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		u := synth.Users(3, "acme", "src", 1)[0]
+		u.Title = "Chief\x00Officer"
+		_, err := s.Apply(ctx, createReq("acme", []store.User{u}))
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "title") {
+			t.Fatalf("Apply with a NUL in the title = %v, want ErrInvalid naming title", err)
+		}
+	})
+
+	t.Run("LookupsByUnstorableValuesFindNothing", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		if _, err := s.GetUser(ctx, "acme", "a\x00b"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetUser with a NUL = %v, want ErrNotFound", err)
+		}
+		users, err := s.LoadUsers(ctx, store.LoadUsersRequest{OrgID: "acme", SourceID: "src", ExternalIDs: []string{"\xff"}, IdpIDs: []string{"\x00"}})
+		if err != nil || len(users) != 0 {
+			t.Errorf("LoadUsers with unstorable values = %v, %v; want nothing", users, err)
+		}
+		page, err := s.Search(ctx, "acme", search.Query{Groups: []string{"g\x00"}, Text: "a\x00b"})
+		if err != nil || len(page.Users) != 0 {
+			t.Errorf("Search with NULs = %v, %v; want an empty page", page, err)
+		}
+	})
+
+	t.Run("UpdateRewritesOnlyTheSideRowsThatChanged", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		u := synth.Users(5, "acme", "src", 1)[0]
+		if _, err := s.Apply(ctx, createReq("acme", []store.User{u})); err != nil {
+			t.Fatal(err)
+		}
+		u.LastName = "Zzyzx"
+		if _, err := s.Apply(ctx, store.ApplyRequest{OrgID: "acme", Users: []store.UserWrite{{User: u, ExpectVersion: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+		var words []string
+		rows, err := s.pool.Query(ctx, s.sql(`SELECT word FROM {S}.user_words WHERE org_id = 'acme' AND user_id = $1 ORDER BY word`), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var w string
+			if err := rows.Scan(&w); err != nil {
+				t.Fatal(err)
+			}
+			words = append(words, w)
+		}
+		want := search.Words(u.FirstName, u.LastName, u.Email)
+		sortStrings(want)
+		if diff := cmp.Diff(want, words); diff != "" {
+			t.Errorf("word rows after a rename (-want +got):\n%s", diff)
+		}
+		page, err := s.Search(ctx, "acme", search.Query{Text: "zzy", Status: search.StatusAll})
+		if err != nil || len(page.Users) != 1 {
+			t.Errorf("Search for the new name = %v, %v; want the renamed user", page.Users, err)
+		}
+	})
+}
+
+func sortStrings(ss []string) {
+	for i := 1; i < len(ss); i++ {
+		for j := i; j > 0 && ss[j] < ss[j-1]; j-- {
+			ss[j], ss[j-1] = ss[j-1], ss[j]
+		}
+	}
+}
+
+func TestSuccessor(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"a", "b", true},
+		{"ab", "ac", true},
+		{"é", "ê", true},
+		{"a\U0010FFFF", "b", true},
+		{"\U0010FFFF", "", false},
+		{"a\uD7FF", "a\uE000", true},
+	} {
+		got, ok := successor(c.in)
+		if got != c.want || ok != c.ok {
+			t.Errorf("successor(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
+		}
+		if ok && !(got > c.in) {
+			t.Errorf("successor(%q) = %q is not greater", c.in, got)
+		}
+	}
+}
+
+func FuzzSuccessor(f *testing.F) {
+	for _, s := range []string{"a", "jane.doe@acme", "é", "\U0010FFFF", "o'connor"} {
+		f.Add(s, "x")
+	}
+	f.Fuzz(func(t *testing.T, p, suffix string) {
+		hi, ok := successor(p)
+		w := p + suffix
+		if ok && !(w < hi) {
+			t.Fatalf("%q has prefix %q but is not below its successor %q", w, p, hi)
+		}
+		if ok && strings.HasPrefix(hi, p) && hi != p {
+			t.Fatalf("successor %q of %q has it as a prefix", hi, p)
+		}
+	})
+}
