@@ -53,6 +53,16 @@ func (r *runState) deactivate() error {
 		}
 		if r.spec.dry {
 			r.haltedBy = "dry run: " + r.haltedBy
+			// The plan shows who would be held, so an operator can judge
+			// the halt before it happens.
+			for _, c := range cands {
+				d := decision{write: store.UserWrite{User: store.User{ExternalID: c.externalID}},
+					changes: []store.Change{{Kind: store.ChangeDeactivated, SubjectID: c.userID,
+						Before: map[string]any{"active": true}, After: map[string]any{"active": false}}}}
+				if err := r.emitPlan(&d); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	}

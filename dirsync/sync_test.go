@@ -709,10 +709,21 @@ func TestDryRunThatWouldHaltSaysSoAndCannotBeApproved(t *testing.T) {
 	if !errors.Is(err, dirsync.ErrHalted) || !strings.HasPrefix(run.HaltReason, "dry run:") || len(run.Held) != 20 {
 		t.Fatalf("run = %+v, err %v", run, err)
 	}
+	if k := kindsOfPlan(run.Plan); k[store.ChangeDeactivated] != 20 || len(k) != 1 {
+		t.Errorf("plan kinds = %v, want the 20 held deactivations", k)
+	}
 	if _, err := e.s.Approve(context.Background(), run.ID); !errors.Is(err, dirsync.ErrNotHalted) {
 		t.Errorf("approving a dry run: err = %v", err)
 	}
 	if active, _ := e.activeCount(); active != 50 {
 		t.Errorf("active = %d", active)
 	}
+}
+
+func kindsOfPlan(plan []store.PlanItem) map[store.ChangeKind]int {
+	m := map[store.ChangeKind]int{}
+	for _, p := range plan {
+		m[p.Kind]++
+	}
+	return m
 }
