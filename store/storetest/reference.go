@@ -3,6 +3,7 @@ package storetest
 import (
 	"cmp"
 	"slices"
+	"sync"
 
 	"github.com/directorysync/directorysync/mapping"
 	"github.com/directorysync/directorysync/search"
@@ -82,7 +83,7 @@ func (r *Reference) Facets(q search.Query) (store.Facets, error) {
 	// Labels: the bytewise least spelling among all of the org's users.
 	labels := map[string]map[string]string{}
 	label := func(facet, v string) {
-		k := search.Fold(v)
+		k := fold(v)
 		if k == "" {
 			return
 		}
@@ -109,7 +110,7 @@ func (r *Reference) Facets(q search.Query) (store.Facets, error) {
 		for _, u := range matched {
 			seen := map[string]bool{}
 			for _, v := range values(u) {
-				k := search.Fold(v)
+				k := fold(v)
 				if k == "" || seen[k] {
 					continue
 				}
@@ -207,7 +208,7 @@ func (r *Reference) match(q search.Query) []store.User {
 	tags := search.FoldedValues(q.Tags)
 	var groupVals []string
 	for _, v := range q.Groups {
-		if search.Fold(v) != "" {
+		if fold(v) != "" {
 			groupVals = append(groupVals, v)
 		}
 	}
@@ -220,19 +221,19 @@ func (r *Reference) match(q search.Query) []store.User {
 			q.Status == search.StatusInactive && u.Active:
 			continue
 		}
-		if len(deps) > 0 && !slices.Contains(deps, search.Fold(u.Department)) ||
-			len(divs) > 0 && !slices.Contains(divs, search.Fold(u.Division)) ||
-			len(offs) > 0 && !slices.Contains(offs, search.Fold(u.Office)) {
+		if len(deps) > 0 && !slices.Contains(deps, fold(u.Department)) ||
+			len(divs) > 0 && !slices.Contains(divs, fold(u.Division)) ||
+			len(offs) > 0 && !slices.Contains(offs, fold(u.Office)) {
 			continue
 		}
 		if len(tags) > 0 && !slices.ContainsFunc(u.Tags, func(tg mapping.Tag) bool {
-			return slices.Contains(tags, search.Fold(tg.Value))
+			return slices.Contains(tags, fold(tg.Value))
 		}) {
 			continue
 		}
 		if len(groupVals) > 0 && !slices.ContainsFunc(groups[u.ID], func(g store.GroupRef) bool {
 			for _, v := range groupVals {
-				if search.Fold(v) == search.Fold(g.Name) || v == g.ID {
+				if fold(v) == fold(g.Name) || v == g.ID {
 					return true
 				}
 			}
@@ -240,7 +241,7 @@ func (r *Reference) match(q search.Query) []store.User {
 		}) {
 			continue
 		}
-		words := search.Words(u.FirstName, u.LastName, u.Email)
+		words := words(u.FirstName, u.LastName, u.Email)
 		if !all(terms, func(term string) bool { return search.MatchTerm(term, words) }) {
 			continue
 		}
@@ -265,7 +266,48 @@ func (r *Reference) match(q search.Query) []store.User {
 }
 
 func sortKey(s search.Sort, u store.User) string {
-	return search.SortKey(s, u.FirstName, u.LastName, u.Email)
+	return memoized(&sortKeyMemo, [4]string{string(s), u.FirstName, u.LastName, u.Email}, func(k [4]string) string {
+		return search.SortKey(search.Sort(k[0]), k[1], k[2], k[3])
+	})
+}
+
+// The reference calls the pure helpers of package search many times with
+// the same arguments; these memos only save time (the results are the
+// helpers' own). Each memo is bounded: it is dropped when it grows large.
+var (
+	foldMemo, wordsMemo, sortKeyMemo memo
+)
+
+type memo struct {
+	mu sync.Mutex
+	m  map[any]any
+}
+
+const memoMax = 1 << 16
+
+func memoized[K comparable, V any](m *memo, k K, f func(K) V) V {
+	m.mu.Lock()
+	v, ok := m.m[k]
+	m.mu.Unlock()
+	if ok {
+		return v.(V)
+	}
+	out := f(k)
+	m.mu.Lock()
+	if m.m == nil || len(m.m) >= memoMax {
+		m.m = make(map[any]any)
+	}
+	m.m[k] = out
+	m.mu.Unlock()
+	return out
+}
+
+func fold(s string) string { return memoized(&foldMemo, s, search.Fold) }
+
+func words(first, last, email string) []string {
+	return memoized(&wordsMemo, [3]string{first, last, email}, func(k [3]string) []string {
+		return search.Words(k[0], k[1], k[2])
+	})
 }
 
 func all[T any](xs []T, f func(T) bool) bool {
