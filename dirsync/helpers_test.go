@@ -191,6 +191,8 @@ type faultStore struct {
 	fail func(n int64, req store.ApplyRequest) error
 	// beforeRenew, when set, is called by RenewLease first.
 	blockRenew atomic.Bool
+	// renewed, when set, receives renewed leases (when not full).
+	renewed chan store.Lease
 }
 
 func (f *faultStore) Apply(ctx context.Context, req store.ApplyRequest) (store.ApplyResult, error) {
@@ -207,7 +209,14 @@ func (f *faultStore) RenewLease(ctx context.Context, l store.Lease, ttl time.Dur
 	if f.blockRenew.Load() {
 		return store.Lease{}, errors.New("process paused")
 	}
-	return f.Store.RenewLease(ctx, l, ttl)
+	nl, err := f.Store.RenewLease(ctx, l, ttl)
+	if err == nil && f.renewed != nil {
+		select {
+		case f.renewed <- nl:
+		default:
+		}
+	}
+	return nl, err
 }
 
 var errInjected = errors.New("injected failure")

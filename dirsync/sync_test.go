@@ -727,3 +727,41 @@ func kindsOfPlan(plan []store.PlanItem) map[store.ChangeKind]int {
 	}
 	return m
 }
+
+func TestHeartbeatKeepsTheLeaseAndTheRunAliveWhileAListingWaits(t *testing.T) {
+	t.Parallel()
+	var fs *faultStore
+	e := setup(t, 30, func(e *env) {
+		fs = &faultStore{Store: e.mem, renewed: make(chan store.Lease)}
+		e.st = fs
+		e.cfg.LeaseTTL = 30 * time.Millisecond
+	})
+	pause := e.p.PauseOnPage(2)
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.s.Sync(context.Background(), dirsync.SyncOptions{})
+		done <- err
+	}()
+	<-pause.Reached()
+	var last store.Lease
+	for range 3 {
+		// Without the renewal just seen, the lease would lapse during
+		// this advance.
+		last = <-fs.renewed
+		e.clock.Advance(20 * time.Millisecond)
+	}
+	// One more renewal: the keeper has recorded the previous one's expiry
+	// on the run by then.
+	<-fs.renewed
+	runs, err := e.mem.ListRuns(context.Background(), org, 1)
+	if err != nil || len(runs) != 1 || runs[0].Status != store.RunRunning || runs[0].LeaseExpiresAt.Before(last.ExpiresAt) {
+		t.Errorf("running run = %+v, err %v; lease expires %v", runs, err, last.ExpiresAt)
+	}
+	pause.Release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, n := e.activeCount(); n != 30 {
+		t.Errorf("%d users stored", n)
+	}
+}
