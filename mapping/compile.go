@@ -146,7 +146,8 @@ func (e *env) set(rec *Record) {
 // allowedBuiltins are expr's built-ins a mapping may use; the rest are off
 // (time-dependent ones would make a mapping's output change by itself, and
 // the structural ones have no bound on what they build). join, replace and
-// string are replaced by bounded helpers of the same name.
+// string are replaced by bounded helpers of the same name, and lower, upper,
+// trim, trimPrefix and trimSuffix by ones that map nil to nil.
 var allowedBuiltins = map[string]bool{
 	"len": true, "abs": true, "ceil": true, "floor": true, "round": true, "int": true, "float": true,
 	"trim": true, "trimPrefix": true, "trimSuffix": true, "upper": true, "lower": true,

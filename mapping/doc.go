@@ -95,15 +95,16 @@
 //	join(list, sep)         the strings of a list joined, nils skipped:
 //	                        join([raw.city, raw.country], ", ")
 //	replace(s, old, new)    every old replaced by new: replace(raw.team, "_", " ")
+//	lower(s), upper(s)      case changed; nil for nil: lower(raw.workEmail)
+//	trim(s[, cutset])       white space (or cutset) removed from both ends; nil for nil
+//	trimPrefix(s, p)        trimPrefix(raw.orgUnitPath, "/"); nil for nil
+//	trimSuffix(s, x)        trimSuffix(raw.dept, " Dept"); nil for nil
 //
 // and these built-ins of expr (see its language definition):
 //
 //	len(v)                  len(user.email) > 0
 //	abs, ceil, floor, round string(round(raw.fte * 100))
 //	int(v), float(v)        int(raw.level) >= 5
-//	trim(s[, chars])        trim(raw.dept)
-//	trimPrefix, trimSuffix  trimPrefix(raw.orgUnitPath ?? "", "/")
-//	upper(s), lower(s)      lower(user.email)
 //	split(s, sep[, n])      split(raw.orgUnitPath, "/")[1]
 //	splitAfter(s, sep)      splitAfter("a/b", "/")
 //	repeat(s, n)            repeat("*", 3)

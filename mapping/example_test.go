@@ -67,7 +67,7 @@ func ExampleSuggest() {
 	// Output:
 	// first_name: raw.FirstName 1
 	// last_name: raw.Surname 1
-	// email: lower(raw.Work_Email ?? "") 1
+	// email: lower(raw.Work_Email) 1
 	// department: raw.Dept 1
 	// active: to_bool(raw.Status) 0.9
 }

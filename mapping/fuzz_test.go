@@ -73,3 +73,18 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+func FuzzClean(f *testing.F) {
+	for _, s := range []string{"Ann", " a  b ", "Cafe\u0301", "Café", "x\u0000y", "\u00a0a", "\xff", "a\u2003b", "日本 語"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, want := Clean(s), cleanSlow(s)
+		if got != want {
+			t.Fatalf("Clean(%q) = %q, the general path gives %q", s, got, want)
+		}
+		if Clean(got) != got {
+			t.Fatalf("Clean is not idempotent on %q: %q then %q", s, got, Clean(got))
+		}
+	})
+}

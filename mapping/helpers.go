@@ -61,8 +61,54 @@ var helpers = []helper{
 	{"join", join},
 	{"replace", replace},
 	{"string", toString},
+	{"lower", stringFunc("lower", strings.ToLower)},
+	{"upper", stringFunc("upper", strings.ToUpper)},
+	{"trim", trimFunc("trim", strings.Trim, strings.TrimSpace)},
+	{"trimPrefix", trimFunc("trimPrefix", strings.TrimPrefix, nil)},
+	{"trimSuffix", trimFunc("trimSuffix", strings.TrimSuffix, nil)},
 	{addFunc, add},
 	{fetchFunc, fetch},
+}
+
+// stringFunc makes a one-string helper that maps nil to nil (a missing
+// attribute stays missing instead of failing the record).
+func stringFunc(name string, f func(string) string) func(args ...any) (any, error) {
+	return func(args ...any) (any, error) {
+		if err := argCount(name, args, 1, 1); err != nil {
+			return nil, err
+		}
+		s, ok, err := optString(name, args[0])
+		if !ok || err != nil {
+			return nil, err
+		}
+		return f(s), nil
+	}
+}
+
+// trimFunc makes trim, trimPrefix and trimSuffix: (s, cut) with nil s
+// giving nil; def, when set, is the one-argument form.
+func trimFunc(name string, f func(string, string) string, def func(string) string) func(args ...any) (any, error) {
+	return func(args ...any) (any, error) {
+		min := 2
+		if def != nil {
+			min = 1
+		}
+		if err := argCount(name, args, min, 2); err != nil {
+			return nil, err
+		}
+		s, ok, err := optString(name, args[0])
+		if !ok || err != nil {
+			return nil, err
+		}
+		if len(args) == 1 {
+			return def(s), nil
+		}
+		cut, isStr := args[1].(string)
+		if !isStr {
+			return nil, fmt.Errorf("%s: want a string to cut, got %s", name, typeName(args[1]))
+		}
+		return f(s, cut), nil
+	}
 }
 
 // fetchFunc is the internal function member access on maps and unknown

@@ -133,3 +133,38 @@ func TestCleanFastPathAgreesWithTheSlowPath(t *testing.T) {
 		}
 	}
 }
+
+func TestStringHelpersPassNilThrough(t *testing.T) {
+	t.Parallel()
+	rec := &Record{Raw: map[string]any{"s": "  Mixed Case  "}}
+	cases := []struct {
+		src  string
+		want any
+	}{
+		{`lower(raw.missing)`, nil},
+		{`upper(raw.missing)`, nil},
+		{`trim(raw.missing)`, nil},
+		{`trimPrefix(raw.missing, "/")`, nil},
+		{`trimSuffix(raw.missing, "/")`, nil},
+		{`lower(raw.s)`, "  mixed case  "},
+		{`upper(raw.s)`, "  MIXED CASE  "},
+		{`trim(raw.s)`, "Mixed Case"},
+		{`trim(raw.s, " e")`, "Mixed Cas"},
+		{`trimPrefix("/a/b", "/")`, "a/b"},
+		{`trimSuffix("a/b/", "/")`, "a/b"},
+		{`user.email | lower()`, ""},
+	}
+	for _, tc := range cases {
+		got, err := evalOne(t, tc.src, rec)
+		if err != nil {
+			t.Errorf("%s: %v", tc.src, err)
+			continue
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.src, d)
+		}
+	}
+	if _, err := evalOne(t, `lower(1)`, rec); err == nil || !strings.Contains(err.Error(), "lower: want a string, got number") {
+		t.Errorf("lower(1): %v", err)
+	}
+}

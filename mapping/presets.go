@@ -32,7 +32,7 @@ var presets = map[string]Config{
 	"okta-scim": {
 		FirstName:  `coalesce(get(raw, "name.givenName"), user.first_name)`,
 		LastName:   `coalesce(get(raw, "name.familyName"), user.last_name)`,
-		Email:      `lower(coalesce(primary(raw.emails)?.value, user.email, raw.userName) ?? "")`,
+		Email:      `lower(coalesce(primary(raw.emails)?.value, user.email, raw.userName))`,
 		Department: `get(raw, '["` + scimEnterprise + `"].department')`,
 		Division:   `get(raw, '["` + scimEnterprise + `"].division')`,
 		Office:     `coalesce(primary(filter(raw.addresses ?? [], .type == "work"))?.locality, primary(raw.addresses)?.locality)`,
@@ -49,7 +49,7 @@ var presets = map[string]Config{
 	"entra-scim": {
 		FirstName:  `coalesce(get(raw, "name.givenName"), user.first_name)`,
 		LastName:   `coalesce(get(raw, "name.familyName"), user.last_name)`,
-		Email:      `lower(coalesce(get(primary(raw.emails), "value"), user.email, raw.userName) ?? "")`,
+		Email:      `lower(coalesce(get(primary(raw.emails), "value"), user.email, raw.userName))`,
 		Department: `get(raw, '["` + scimEnterprise + `"].department')`,
 		Division:   `get(raw, '["` + scimEnterprise + `"].division')`,
 		Office:     `coalesce(get(primary(filter(raw.addresses ?? [], lower(get(#, "type") ?? "") == "work")), "formatted"), get(primary(raw.addresses), "locality"))`,
@@ -66,7 +66,7 @@ var presets = map[string]Config{
 	"google-workspace": {
 		FirstName:  `coalesce(raw.name?.givenName, user.first_name)`,
 		LastName:   `coalesce(raw.name?.familyName, user.last_name)`,
-		Email:      `lower(coalesce(raw.primaryEmail, user.email) ?? "")`,
+		Email:      `lower(coalesce(raw.primaryEmail, user.email))`,
 		Department: `primary(raw.organizations)?.department`,
 		Division:   `coalesce(primary(raw.organizations)?.description, split(trimPrefix(raw.orgUnitPath ?? "", "/"), "/")[0])`,
 		Office:     `coalesce(primary(raw.locations)?.buildingId, primary(raw.addresses)?.locality)`,
@@ -83,7 +83,7 @@ var presets = map[string]Config{
 	"bamboohr": {
 		FirstName:  `coalesce(raw.preferredName, raw.firstName)`,
 		LastName:   `raw.lastName`,
-		Email:      `lower(coalesce(raw.workEmail, user.email) ?? "")`,
+		Email:      `lower(coalesce(raw.workEmail, user.email))`,
 		Department: `raw.department`,
 		Division:   `raw.division`,
 		Office:     `raw.location`,
@@ -99,7 +99,7 @@ var presets = map[string]Config{
 	"workday": {
 		FirstName:  `coalesce(raw.Preferred_First_Name, raw.Legal_First_Name, raw.First_Name)`,
 		LastName:   `coalesce(raw.Preferred_Last_Name, raw.Legal_Last_Name, raw.Last_Name)`,
-		Email:      `lower(coalesce(raw.Work_Email, raw.Email_Address, user.email) ?? "")`,
+		Email:      `lower(coalesce(raw.Work_Email, raw.Email_Address, user.email))`,
 		Department: `coalesce(raw.Department, raw.Supervisory_Organization)`,
 		Division:   `coalesce(raw.Division, raw.Business_Unit)`,
 		Office:     `coalesce(raw.Work_Location, raw.Location)`,
@@ -115,7 +115,7 @@ var presets = map[string]Config{
 	"rippling": {
 		FirstName:  `coalesce(raw.preferredFirstName, raw.firstName, user.first_name)`,
 		LastName:   `coalesce(raw.preferredLastName, raw.lastName, user.last_name)`,
-		Email:      `lower(coalesce(raw.workEmail, user.email) ?? "")`,
+		Email:      `lower(coalesce(raw.workEmail, user.email))`,
 		Department: `raw.department`,
 		Office:     `coalesce(raw.worklocationNickname, raw.workLocation?.city)`,
 		Title:      `raw.title`,
@@ -129,7 +129,7 @@ var presets = map[string]Config{
 	"gusto": {
 		FirstName:  `coalesce(raw.preferred_first_name, raw.first_name, user.first_name)`,
 		LastName:   `coalesce(raw.last_name, user.last_name)`,
-		Email:      `lower(coalesce(raw.work_email, raw.email, user.email) ?? "")`,
+		Email:      `lower(coalesce(raw.work_email, raw.email, user.email))`,
 		Department: `raw.department`,
 		Division:   `find(raw.custom_fields ?? [], lower(.name) == "division")?.value`,
 		Office:     `coalesce(primary(raw.jobs)?.location?.city, raw.work_address?.city)`,

@@ -18,8 +18,9 @@ func Clean(s string) string {
 }
 
 // cleanSlow is Clean without the fast path for already-clean strings.
+// It normalises last, so that removing a character between two combining
+// marks cannot leave a string that is not NFC (Clean is idempotent).
 func cleanSlow(s string) string {
-	s = norm.NFC.String(s)
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -37,23 +38,42 @@ func cleanSlow(s string) string {
 		}
 		b.WriteRune(r)
 	}
-	return b.String()
+	return norm.NFC.String(b.String())
 }
 
-// isClean reports whether s is printable ASCII without leading, trailing or
-// doubled spaces — already what Clean would return — so the common case
-// costs no allocation.
+// isClean reports whether s is already what Clean would return (NFC, no
+// white space but single inner spaces, no control characters), so the
+// common case costs no allocation.
 func isClean(s string) bool {
 	if s[0] == ' ' || s[len(s)-1] == ' ' {
 		return false
 	}
+	ascii := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c < 0x20 || c >= 0x7f || (c == ' ' && s[i+1] == ' ') {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+		if c < 0x20 || c == 0x7f || (c == ' ' && s[i+1] == ' ') {
 			return false
 		}
 	}
-	return true
+	if ascii {
+		return true
+	}
+	prevSpace := false
+	for _, r := range s {
+		space := r == ' '
+		switch {
+		case space && prevSpace:
+			return false
+		case !space && unicode.IsSpace(r), unicode.IsControl(r), r == '\uFFFD':
+			return false
+		}
+		prevSpace = space
+	}
+	return norm.NFC.IsNormalString(s)
 }
 
 // standard maps only the provider's standard fields.

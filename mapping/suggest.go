@@ -353,7 +353,7 @@ func (c *collector) choose(field string, samples []Record, used map[string]strin
 		expr = "coalesce(" + strings.Join(parts, ", ") + ")"
 	}
 	if field == FieldEmail {
-		expr = "lower(" + expr + ` ?? "")`
+		expr = "lower(" + expr + ")"
 	}
 	return expr, conf
 }
