@@ -166,7 +166,12 @@ type Store interface {
 	// values per tag field, among the users q matches, each facet ignoring
 	// its own field's filter (the tag field facets ignore the tag filter).
 	// Values that fold alike count together under the bytewise least
-	// original spelling stored for the org. Cursor and limit are ignored.
+	// original spelling stored for the org: the least among all of the org's
+	// stored users' values of that field, whatever their status or source
+	// and whether or not q matches them (for the tag facet, the values of
+	// every tag field; for a tag field facet, that field's values). Counts
+	// are numbers of users: a person holding one value in two tag fields
+	// counts once in the tag facet. Cursor and limit are ignored.
 	Facets(ctx context.Context, orgID string, q search.Query) (Facets, error)
 
 	// Groups lists the org's groups (of one source, or all when sourceID is
