@@ -254,7 +254,7 @@ func TestPreviewShowsProfilesAndErrors(t *testing.T) {
 	if d := cmp.Diff(PreviewRow{ExternalID: "a", Profile: Profile{Department: "Sales"}}, rows[0]); d != "" {
 		t.Errorf("row a (-want +got):\n%s", d)
 	}
-	if rows[1].FieldError == nil || rows[1].FieldError.Field != "department" || !strings.Contains(rows[1].Error, `record "b" field department`) {
+	if rows[1].FieldError == nil || rows[1].Field != "department" || !strings.Contains(rows[1].Error, `record "b" field department`) {
 		t.Errorf("row b: %+v", rows[1])
 	}
 	if rows := Preview(Standard(), []Record{{ExternalID: "s", FirstName: " Ann "}}); rows[0].Profile.FirstName != "Ann" {

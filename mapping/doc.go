@@ -21,7 +21,7 @@
 //	active: 'to_bool(raw.active)'       # optional; nil keeps the provider's state
 //	tags:                               # at most three, named [a-z][a-z0-9_]*
 //	  cost_center: custom.cost_center_name
-//	  team: nil                         # "nil" removes the preset's tag of that name
+//	  employment: nil                   # "nil" removes the preset's tag of that name
 //
 // [ParseYAML], [ParseJSON] and [ParseConfig] read configs (at most
 // [MaxConfigBytes]); [Config.Resolve] merges a config over its preset;

@@ -1,12 +1,16 @@
 package mapping
 
+import "errors"
+
 // PreviewRow is one sample record's outcome under a mapping.
 type PreviewRow struct {
 	ExternalID string  `json:"external_id"`
 	Profile    Profile `json:"profile"`
 	// Error, when not empty, is why the record failed to map (Profile is
-	// then empty); FieldError names the field.
+	// then empty), and Field the profile field that failed ("department",
+	// "tags.team"); FieldError is the error itself.
 	Error      string      `json:"error,omitempty"`
+	Field      string      `json:"field,omitempty"`
 	FieldError *FieldError `json:"-"`
 }
 
@@ -27,8 +31,9 @@ func Preview(m Mapper, samples []Record) []PreviewRow {
 		p, err := m.Map(&samples[i])
 		if err != nil {
 			rows[i].Error = err.Error()
-			if fe, ok := err.(*FieldError); ok {
-				rows[i].FieldError = fe
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				rows[i].FieldError, rows[i].Field = fe, fe.Field
 			}
 			continue
 		}
