@@ -37,7 +37,9 @@ import (
 // The testing.TB given to newStore supports Cleanup, TempDir, Context,
 // Helper, Log and the failure methods; a failure reported through it (a
 // store that cannot be created) is a failure of the case. Cases run one at a
-// time (Parallel is a no-op), so a report takes longer than Run.
+// time (Parallel is a no-op), so a report takes longer than Run; a test that
+// runs many reports may pass Features{Rounds: 2} to shorten the
+// differential cases.
 func RunReport(newStore func(t testing.TB) store.Store, f Features) []string {
 	rep := &report{}
 	root := newReportT(rep, "Run", context.Background())
