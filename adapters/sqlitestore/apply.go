@@ -1,11 +1,13 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +22,83 @@ type txn struct {
 	ctx   context.Context
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
+	// counts are the facet count deltas of the user writes so far.
+	counts map[countKey]int
+}
+
+// countKey is one row of dirsync_facet_counts.
+type countKey struct {
+	facet, folded string
+	active        bool
+}
+
+// countUser adds delta (+1 or -1) to the facet counts of a user with the
+// given folded values.
+func (t *txn) countUser(delta int, active bool, dept, div, office string, tags []tagRow) {
+	if t.counts == nil {
+		t.counts = make(map[countKey]int)
+	}
+	add := func(facet, folded string) {
+		if folded != "" {
+			t.counts[countKey{facet, folded, active}] += delta
+		}
+	}
+	add("department", dept)
+	add("division", div)
+	add("office", office)
+	for i, tr := range tags {
+		add("field:"+tr.field, tr.folded)
+		// The tag facet counts people: a value held in two fields once.
+		dup := false
+		for _, prev := range tags[:i] {
+			if prev.folded == tr.folded {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			add("tag", tr.folded)
+		}
+	}
+}
+
+// flushCounts writes the summed facet count deltas, in key order so that
+// the statement sequence is deterministic.
+func (t *txn) flushCounts(org string) error {
+	keys := make([]countKey, 0, len(t.counts))
+	for k, d := range t.counts {
+		if d != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b countKey) int {
+		return cmp.Or(cmp.Compare(a.facet, b.facet), cmp.Compare(a.folded, b.folded), boolCmp(a.active, b.active))
+	})
+	removed := false
+	for _, k := range keys {
+		d := t.counts[k]
+		removed = removed || d < 0
+		if _, err := t.exec(qCountAdd, org, k.facet, k.folded, k.active, d); err != nil {
+			return stepErr("update facet counts", err)
+		}
+	}
+	if removed {
+		if _, err := t.exec(qCountPrune, org); err != nil {
+			return stepErr("prune facet counts", err)
+		}
+	}
+	clear(t.counts)
+	return nil
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func (t *txn) stmt(q string) (*sql.Stmt, error) {
@@ -94,7 +173,8 @@ const (
 		provider_updated_at, version, created_at, updated_at, deactivated_at,
 		f_email, f_department, f_division, f_office, sk_last, sk_first, sk_email)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qUserLoad = `SELECT uid, version, external_id, provider_updated_at, first_name, last_name, email, tags
+	qUserLoad = `SELECT uid, version, external_id, provider_updated_at, first_name, last_name, email, tags,
+		f_department, f_division, f_office, active
 		FROM dirsync_users WHERE org = ? AND id = ?`
 	qUserUpdate = `UPDATE dirsync_users SET source_id = ?, external_id = ?, idp_id = ?, email = ?, first_name = ?,
 		last_name = ?, department = ?, division = ?, office = ?, title = ?, tags = ?, active = ?, source = ?,
@@ -104,10 +184,13 @@ const (
 		WHERE uid = ? AND version = ?`
 	qUserDelete        = `DELETE FROM dirsync_users WHERE uid = ?`
 	qUserMembersDelete = `DELETE FROM dirsync_members WHERE org = ? AND uid = ?`
-	qWordInsert        = `INSERT INTO dirsync_user_words (org, word, uid) VALUES (?, ?, ?)`
-	qWordDelete        = `DELETE FROM dirsync_user_words WHERE org = ? AND word = ? AND uid = ?`
-	qTagInsert         = `INSERT INTO dirsync_user_tags (org, folded, value, field, uid) VALUES (?, ?, ?, ?, ?)`
-	qTagDelete         = `DELETE FROM dirsync_user_tags WHERE org = ? AND folded = ? AND value = ? AND field = ? AND uid = ?`
+	qCountAdd          = `INSERT INTO dirsync_facet_counts (org, facet, folded, active, n) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (org, facet, folded, active) DO UPDATE SET n = n + excluded.n`
+	qCountPrune = `DELETE FROM dirsync_facet_counts WHERE org = ? AND n <= 0`
+	qWordInsert = `INSERT INTO dirsync_user_words (org, word, uid) VALUES (?, ?, ?)`
+	qWordDelete = `DELETE FROM dirsync_user_words WHERE org = ? AND word = ? AND uid = ?`
+	qTagInsert  = `INSERT INTO dirsync_user_tags (org, folded, value, field, uid) VALUES (?, ?, ?, ?, ?)`
+	qTagDelete  = `DELETE FROM dirsync_user_tags WHERE org = ? AND folded = ? AND value = ? AND field = ? AND uid = ?`
 
 	qGroupInsert = `INSERT INTO dirsync_groups (org, id, source_id, external_id, name, f_name, version, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)`
@@ -269,6 +352,9 @@ func applyTx(t *txn, req *store.ApplyRequest, now time.Time) (store.ApplyResult,
 			return res, applyErr("user", i, req.Users[i].User.ID, err)
 		}
 	}
+	if err := t.flushCounts(org); err != nil {
+		return res, applyErr("user", -1, "", err)
+	}
 	for i := range req.Groups {
 		if err := writeGroup(t, org, &req.Groups[i], now); err != nil {
 			return res, applyErr("group", i, req.Groups[i].Group.ID, err)
@@ -413,6 +499,7 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 		if err := insertWords(t, org, d.words, uid); err != nil {
 			return err
 		}
+		t.countUser(+1, u.Active, d.fDept, d.fDiv, d.fOffice, d.tagRows)
 		for _, tr := range d.tagRows {
 			if _, err := t.exec(qTagInsert, org, tr.folded, tr.value, tr.field, uid); err != nil {
 				return stepErr("insert tag", err)
@@ -446,6 +533,9 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 	if n == 0 {
 		return fmt.Errorf("%w: user %q changed during the write", store.ErrConflict, u.ID)
 	}
+	oldTags := tagRows(old.tags)
+	t.countUser(-1, old.active, old.fDept, old.fDiv, old.fOffice, oldTags)
+	t.countUser(+1, u.Active, d.fDept, d.fDiv, d.fOffice, d.tagRows)
 	oldWords := search.Words(old.firstName, old.lastName, old.email)
 	for _, word := range minus(oldWords, d.words) {
 		if _, err := t.exec(qWordDelete, org, word, old.uid); err != nil {
@@ -455,7 +545,6 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 	if err := insertWords(t, org, minus(d.words, oldWords), old.uid); err != nil {
 		return err
 	}
-	oldTags := tagRows(old.tags)
 	for _, tr := range minus(oldTags, d.tagRows) {
 		if _, err := t.exec(qTagDelete, org, tr.folded, tr.value, tr.field, old.uid); err != nil {
 			return stepErr("delete tag", err)
@@ -519,13 +608,15 @@ type oldUser struct {
 	providerUpdatedAt          sql.NullInt64
 	firstName, lastName, email string
 	tags                       []mapping.Tag
+	fDept, fDiv, fOffice       string
+	active                     bool
 }
 
 func loadForWrite(t *txn, org, id string) (oldUser, error) {
 	var o oldUser
 	var tags string
 	err := t.queryRow(qUserLoad, []any{org, id}, &o.uid, &o.version, &o.externalID, &o.providerUpdatedAt,
-		&o.firstName, &o.lastName, &o.email, &tags)
+		&o.firstName, &o.lastName, &o.email, &tags, &o.fDept, &o.fDiv, &o.fOffice, &o.active)
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("%w: org %q has no user %q", store.ErrConflict, org, id)
 	}
@@ -552,7 +643,9 @@ func deleteUser(t *txn, org string, w *store.UserWrite) error {
 			return stepErr("delete search word", err)
 		}
 	}
-	for _, tr := range tagRows(old.tags) {
+	oldTags := tagRows(old.tags)
+	t.countUser(-1, old.active, old.fDept, old.fDiv, old.fOffice, oldTags)
+	for _, tr := range oldTags {
 		if _, err := t.exec(qTagDelete, org, tr.folded, tr.value, tr.field, old.uid); err != nil {
 			return stepErr("delete tag", err)
 		}

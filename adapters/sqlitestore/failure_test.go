@@ -20,9 +20,12 @@ import (
 type mockStep struct {
 	op    string // the ApplyError's "op[index]" the failure must name
 	query string
-	res   driver.Result    // for execs
-	cols  []string         // column names of rows (to rebuild them per run)
-	vals  [][]driver.Value // rows' values
+	// reused: the statement was prepared by an earlier step of the same
+	// transaction, so this step only runs it.
+	reused bool
+	res    driver.Result    // for execs
+	cols   []string         // column names of rows (to rebuild them per run)
+	vals   [][]driver.Value // rows' values
 }
 
 var errInjected = errors.New("injected failure")
@@ -57,9 +60,13 @@ func failureSteps(now time.Time) []mockStep {
 		{op: "apply user[0]", query: qWordInsert, res: sqlmock.NewResult(1, 1)},
 		{op: "apply user[0]", query: qTagInsert, res: sqlmock.NewResult(1, 1)},
 		{op: "apply user[1]", query: qUserLoad,
-			cols: []string{"uid", "version", "external_id", "provider_updated_at", "first_name", "last_name", "email", "tags"},
-			vals: [][]driver.Value{{int64(8), int64(3), "x2", nil, "Bob", "", "", "[]"}}},
+			cols: []string{"uid", "version", "external_id", "provider_updated_at", "first_name", "last_name", "email", "tags",
+				"f_department", "f_division", "f_office", "active"},
+			vals: [][]driver.Value{{int64(8), int64(3), "x2", nil, "Bob", "", "", "[]", "", "", "", true}}},
 		{op: "apply user[1]", query: qUserUpdate, res: sqlmock.NewResult(0, 1)},
+		// Facet counts: user[0]'s team tag, as a tag field value and as a tag.
+		{op: "apply user: update facet counts", query: qCountAdd, res: sqlmock.NewResult(0, 1)},
+		{op: "apply user: update facet counts", query: qCountAdd, res: sqlmock.NewResult(0, 1), reused: true},
 		{op: "apply group[0]", query: qGroupInsert, res: sqlmock.NewResult(1, 1)},
 		{op: "apply member[0]", query: qMemberAdd, res: sqlmock.NewResult(1, 1)},
 		{op: "apply change", query: qCounterBump, cols: []string{"seq"}, vals: [][]driver.Value{{int64(1)}}},
@@ -73,6 +80,15 @@ func failureSteps(now time.Time) []mockStep {
 // statement itself returns errInjected.
 func expect(mock sqlmock.Sqlmock, st mockStep, failPrepare, failRun bool) {
 	q := regexp.QuoteMeta(st.query)
+	if st.reused {
+		e := mock.ExpectExec(q)
+		if failRun {
+			e.WillReturnError(errInjected)
+			return
+		}
+		e.WillReturnResult(st.res)
+		return
+	}
 	p := mock.ExpectPrepare(q)
 	if failPrepare {
 		p.WillReturnError(errInjected)
@@ -136,6 +152,9 @@ func TestApplyRollsBackAndNamesTheStepWhenAStatementFails(t *testing.T) {
 	steps := failureSteps(now)
 	for i, failing := range steps {
 		for _, phase := range []string{"prepare", "run"} {
+			if phase == "prepare" && failing.reused {
+				continue
+			}
 			t.Run(fmt.Sprintf("%02d_%s_%s", i, strings.ReplaceAll(failing.op, " ", "_"), phase), func(t *testing.T) {
 				t.Parallel()
 				s, mock := newMockStore(t, now)

@@ -240,8 +240,33 @@ func usersByUID(ctx context.Context, tx *sql.Tx, uids []int64) (map[int64]store.
 	return out, rows.Err()
 }
 
+// restricted reports whether q, leaving out the filter skip names, selects
+// people by anything but their status.
+func restricted(q search.Query, skip facet) bool {
+	return (skip != facetDepartment && len(search.FoldedValues(q.Departments)) > 0) ||
+		(skip != facetDivision && len(search.FoldedValues(q.Divisions)) > 0) ||
+		(skip != facetOffice && len(search.FoldedValues(q.Offices)) > 0) ||
+		(skip != facetTag && len(search.FoldedValues(q.Tags)) > 0) ||
+		len(search.FoldedValues(q.Groups)) > 0 ||
+		len(search.Terms(q.Text)) > 0
+}
+
+// statusCond is q's status as a condition on the column col.
+func statusCond(q search.Query, col string) string {
+	switch q.Status {
+	case search.StatusActive:
+		return " AND " + col + " = 1"
+	case search.StatusInactive:
+		return " AND " + col + " = 0"
+	}
+	return ""
+}
+
 // Facets counts values under q, each facet ignoring its own filter; see
-// store.Store.
+// store.Store. A facet whose query is restricted by nothing but status reads
+// the counts Apply keeps (dirsync_facet_counts); otherwise it counts the
+// matching people. Labels are the least original spelling stored for the
+// org, read from the first entry of an index range.
 func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store.Facets, error) {
 	if err := store.ValidateOrgID(orgID); err != nil {
 		return store.Facets{}, err
@@ -272,27 +297,52 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		{facetDivision, "f_division", "division", f.Division},
 		{facetOffice, "f_office", "office", f.Office},
 	} {
-		w := filter(orgID, q, c.skip)
-		query := `SELECT (SELECT min(x.` + c.label + `) FROM dirsync_users x WHERE x.org = ? AND x.` + c.folded + ` = v.f), v.n
-			FROM (SELECT u.` + c.folded + ` AS f, count(*) AS n FROM dirsync_users u WHERE ` + w.sql() +
-			` AND u.` + c.folded + ` <> '' GROUP BY u.` + c.folded + `) v`
-		if err := countInto(ctx, tx, c.out, query, append([]any{orgID}, w.args...)); err != nil {
+		label := `(SELECT x.` + c.label + ` FROM dirsync_users x WHERE x.org = ? AND x.` + c.folded + ` = v.f
+			ORDER BY x.` + c.label + ` LIMIT 1)`
+		var query string
+		var args []any
+		if !restricted(q, c.skip) {
+			query = `SELECT ` + label + `, v.n FROM (SELECT c.folded AS f, sum(c.n) AS n FROM dirsync_facet_counts c
+				WHERE c.org = ? AND c.facet = ?` + statusCond(q, "c.active") + ` GROUP BY c.folded) v WHERE v.n > 0`
+			args = []any{orgID, orgID, c.label}
+		} else {
+			w := filter(orgID, q, c.skip)
+			query = `SELECT ` + label + `, v.n FROM (SELECT u.` + c.folded + ` AS f, count(*) AS n FROM dirsync_users u
+				WHERE ` + w.sql() + ` AND u.` + c.folded + ` <> '' GROUP BY u.` + c.folded + `) v`
+			args = append([]any{orgID}, w.args...)
+		}
+		if err := countInto(ctx, tx, c.out, query, args); err != nil {
 			return store.Facets{}, readErr("facets: "+c.label, err)
 		}
 	}
-	w := filter(orgID, q, facetTag)
-	matched := "SELECT u.uid FROM dirsync_users u WHERE " + w.sql()
-	query := `SELECT (SELECT min(x.value) FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f), v.n
-		FROM (SELECT t.folded AS f, count(DISTINCT t.uid) AS n FROM dirsync_user_tags t
-		WHERE t.org = ? AND t.uid IN (` + matched + `) GROUP BY t.folded) v`
-	if err := countInto(ctx, tx, f.Tag, query, append([]any{orgID, orgID}, w.args...)); err != nil {
+
+	tagLabel := `(SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f ORDER BY x.value LIMIT 1)`
+	fieldLabel := `(SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f AND x.field = v.field
+		ORDER BY x.value LIMIT 1)`
+	var tagQuery, fieldQuery string
+	var tagArgs, fieldArgs []any
+	if !restricted(q, facetTag) {
+		tagQuery = `SELECT ` + tagLabel + `, v.n FROM (SELECT c.folded AS f, sum(c.n) AS n FROM dirsync_facet_counts c
+			WHERE c.org = ? AND c.facet = 'tag'` + statusCond(q, "c.active") + ` GROUP BY c.folded) v WHERE v.n > 0`
+		tagArgs = []any{orgID, orgID}
+		fieldQuery = `SELECT v.field, ` + fieldLabel + `, v.n FROM (SELECT substr(c.facet, 7) AS field, c.folded AS f, sum(c.n) AS n
+			FROM dirsync_facet_counts c WHERE c.org = ? AND c.facet >= 'field:' AND c.facet < 'field;'` +
+			statusCond(q, "c.active") + ` GROUP BY c.facet, c.folded) v WHERE v.n > 0`
+		fieldArgs = []any{orgID, orgID}
+	} else {
+		w := filter(orgID, q, facetTag)
+		matched := "SELECT u.uid FROM dirsync_users u WHERE " + w.sql()
+		tagQuery = `SELECT ` + tagLabel + `, v.n FROM (SELECT t.folded AS f, count(DISTINCT t.uid) AS n FROM dirsync_user_tags t
+			WHERE t.org = ? AND t.uid IN (` + matched + `) GROUP BY t.folded) v`
+		tagArgs = append([]any{orgID, orgID}, w.args...)
+		fieldQuery = `SELECT v.field, ` + fieldLabel + `, v.n FROM (SELECT t.field AS field, t.folded AS f, count(*) AS n
+			FROM dirsync_user_tags t WHERE t.org = ? AND t.uid IN (` + matched + `) GROUP BY t.field, t.folded) v`
+		fieldArgs = append([]any{orgID, orgID}, w.args...)
+	}
+	if err := countInto(ctx, tx, f.Tag, tagQuery, tagArgs); err != nil {
 		return store.Facets{}, readErr("facets: tag", err)
 	}
-	query = `SELECT v.field, (SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f AND x.field = v.field
-		ORDER BY x.value LIMIT 1), v.n
-		FROM (SELECT t.field AS field, t.folded AS f, count(*) AS n FROM dirsync_user_tags t
-		WHERE t.org = ? AND t.uid IN (` + matched + `) GROUP BY t.field, t.folded) v`
-	rows, err := tx.QueryContext(ctx, query, append([]any{orgID, orgID}, w.args...)...)
+	rows, err := tx.QueryContext(ctx, fieldQuery, fieldArgs...)
 	if err != nil {
 		return store.Facets{}, readErr("facets: tag fields", err)
 	}

@@ -1,0 +1,74 @@
+package sqlitestore
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/directorysync/directorysync/internal/synth"
+	"github.com/directorysync/directorysync/mapping"
+	"github.com/directorysync/directorysync/search"
+	"github.com/directorysync/directorysync/store"
+	"github.com/directorysync/directorysync/store/storetest"
+)
+
+// The whole-org facet counts kept by Apply must follow inserts, updates
+// (of values, spelling, tags and status) and deletes exactly.
+func TestFacetCountsFollowUpdatesAndDeletes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)
+	const org = "acme"
+	users := synth.Users(7, org, "src", 300)
+	if err := applyAll(ctx, s, createRequests(org, users)); err != nil {
+		t.Fatal(err)
+	}
+	var final []store.User
+	req := store.ApplyRequest{OrgID: org}
+	for i, u := range users {
+		switch {
+		case i%7 == 0:
+			req.Users = append(req.Users, store.UserWrite{User: u, ExpectVersion: 1, Delete: true})
+			continue
+		case i%3 == 0:
+			u.Department = "ENGINEERING"
+			u.Office = ""
+			u.Active = !u.Active
+			u.Tags = store.NormalizeTags(append(u.Tags, mapping.Tag{Field: "extra", Value: "Nyc"}, mapping.Tag{Field: "team", Value: "nyc"}))
+			req.Users = append(req.Users, store.UserWrite{User: u, ExpectVersion: 1})
+		case i%5 == 0:
+			u.Tags = nil
+			u.Division = "Élite"
+			req.Users = append(req.Users, store.UserWrite{User: u, ExpectVersion: 1})
+		}
+		final = append(final, u)
+	}
+	if _, err := s.Apply(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	ref := &storetest.Reference{OrgID: org, Users: final}
+	for _, status := range []search.Status{search.StatusActive, search.StatusInactive, search.StatusAll} {
+		for name, q := range map[string]search.Query{
+			"NoFilter":         {Status: status},
+			"DepartmentFilter": {Status: status, Departments: []string{"engineering"}},
+			"TagFilter":        {Status: status, Tags: []string{"NYC"}},
+			"TextFilter":       {Status: status, Text: "a"},
+		} {
+			t.Run(string(status)+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				want, err := ref.Facets(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.Facets(ctx, org, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("Facets(%+v) mismatch (-reference +store):\n%s", q, diff)
+				}
+			})
+		}
+	}
+}
