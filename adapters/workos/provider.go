@@ -119,9 +119,12 @@ func redact(secret string) string {
 // Provider is a dirsync.Provider over one WorkOS directory. It is safe for
 // concurrent use.
 type Provider struct {
-	cfg   Config
-	http  *http.Client
-	dsync *directorysync.Client
+	// cfg has its APIKey cleared: the key lives only in the apiKey closure,
+	// so no way of printing or marshalling a Provider (fmt prints unexported
+	// fields without calling their String methods) can show it.
+	cfg    Config
+	apiKey func() string
+	http   *http.Client
 }
 
 var _ dirsync.Provider = (*Provider)(nil)
@@ -135,12 +138,19 @@ func NewProvider(cfg Config) (*Provider, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	hc := &http.Client{Transport: cfg.Transport}
+	key := cfg.APIKey
+	cfg.APIKey = ""
 	return &Provider{
-		cfg:   cfg,
-		http:  hc,
-		dsync: &directorysync.Client{APIKey: cfg.APIKey, Endpoint: cfg.BaseURL, HTTPClient: hc},
+		cfg:    cfg,
+		apiKey: func() string { return key },
+		http:   &http.Client{Transport: cfg.Transport},
 	}, nil
+}
+
+// sdk returns a WorkOS SDK client for one call; it is not kept, so the key it
+// holds is not reachable from the Provider.
+func (p *Provider) sdk() *directorysync.Client {
+	return &directorysync.Client{APIKey: p.apiKey(), Endpoint: p.cfg.BaseURL, HTTPClient: p.http}
 }
 
 // DirectoryID returns the WorkOS directory the provider lists.
@@ -155,7 +165,7 @@ func (p *Provider) ctx(ctx context.Context) context.Context {
 
 // Status reads the directory's state: only "linked" is Linked.
 func (p *Provider) Status(ctx context.Context) (dirsync.SourceStatus, error) {
-	d, err := p.dsync.GetDirectory(p.ctx(ctx), directorysync.GetDirectoryOpts{Directory: p.cfg.DirectoryID})
+	d, err := p.sdk().GetDirectory(p.ctx(ctx), directorysync.GetDirectoryOpts{Directory: p.cfg.DirectoryID})
 	if err != nil {
 		return dirsync.SourceStatus{}, fmt.Errorf("workos: reading directory %s: %w", p.cfg.DirectoryID, err)
 	}
@@ -186,7 +196,7 @@ func (p *Provider) Groups(ctx context.Context, fn func(page []dirsync.ProviderGr
 	after := ""
 	seen := map[string]bool{}
 	for {
-		res, err := p.dsync.ListGroups(ctx, directorysync.ListGroupsOpts{
+		res, err := p.sdk().ListGroups(ctx, directorysync.ListGroupsOpts{
 			Directory: p.cfg.DirectoryID, Limit: p.cfg.PageSize,
 			Order: directorysync.Order(p.cfg.Order), After: after,
 		})
@@ -278,7 +288,7 @@ func (p *Provider) get(ctx context.Context, path string, q url.Values) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+p.cfg.APIKey)
+	req.Header.Set("Authorization", "Bearer "+p.apiKey())
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "directorysync")
 	res, err := p.http.Do(req)
@@ -329,3 +339,20 @@ func errorMessage(body []byte) string {
 
 // GoString is String, so that %#v does not show the API key either.
 func (c Config) GoString() string { return c.String() }
+
+// Format writes String for every verb (%v, %+v, %#v, %s, %d, %x, …), so that
+// no verb prints the fields, the API key among them, one by one.
+func (c Config) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// MarshalJSON marshals the config with the API key redacted (and without
+// Transport and Logger, which are not data).
+func (c Config) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		APIKey           string
+		DirectoryID      string
+		BaseURL          string
+		PageSize         int
+		Order            string
+		MaxResponseBytes int64
+	}{redact(c.APIKey), c.DirectoryID, c.BaseURL, c.PageSize, c.Order, c.MaxResponseBytes})
+}

@@ -73,10 +73,12 @@ func ParseSignature(header string) (Signature, error) {
 	if len(parts) > 2*maxSignatures {
 		return Signature{}, fmt.Errorf("%w: more than %d parts", ErrMalformedSignature, 2*maxSignatures)
 	}
-	for _, part := range parts {
+	// Errors name a part by its position, never by its content: a header
+	// holds signatures, which are not to be echoed into answers or logs.
+	for i, part := range parts {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return Signature{}, fmt.Errorf("%w: part %q is not key=value", ErrMalformedSignature, truncate(part, 32))
+			return Signature{}, fmt.Errorf("%w: part %d of %d is not key=value", ErrMalformedSignature, i+1, len(parts))
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		switch k {
@@ -85,11 +87,11 @@ func ParseSignature(header string) (Signature, error) {
 				return Signature{}, fmt.Errorf("%w: more than one t", ErrMalformedSignature)
 			}
 			if len(v) == 0 || len(v) > 15 || strings.Trim(v, "0123456789") != "" {
-				return Signature{}, fmt.Errorf("%w: t %q is not Unix milliseconds", ErrMalformedSignature, truncate(v, 32))
+				return Signature{}, fmt.Errorf("%w: t (part %d) is not Unix milliseconds", ErrMalformedSignature, i+1)
 			}
 			ms, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return Signature{}, fmt.Errorf("%w: t %q is not Unix milliseconds", ErrMalformedSignature, truncate(v, 32))
+				return Signature{}, fmt.Errorf("%w: t (part %d) is not Unix milliseconds", ErrMalformedSignature, i+1)
 			}
 			sig.Timestamp, sig.Time = v, time.UnixMilli(ms)
 		case "v1":
@@ -98,7 +100,7 @@ func ParseSignature(header string) (Signature, error) {
 			}
 			b, err := hex.DecodeString(v)
 			if err != nil || len(b) != sha256.Size {
-				return Signature{}, fmt.Errorf("%w: v1 is not %d hex digits", ErrMalformedSignature, 2*sha256.Size)
+				return Signature{}, fmt.Errorf("%w: v1 (part %d) is not %d hex digits", ErrMalformedSignature, i+1, 2*sha256.Size)
 			}
 			sig.V1 = append(sig.V1, b)
 		}
@@ -210,11 +212,14 @@ func StaticRoutes(m map[string]EventApplier) func(string) (EventApplier, bool) {
 // signature; 405 for a method other than POST; 413 for a body over the
 // limit; 500 when the applier fails. Errors are {"error":{"code","message"}}.
 type WebhookHandler struct {
-	cfg  WebhookConfig
-	mu   sync.Mutex
-	seen map[string]struct{}
-	ring []string
-	next int
+	// cfg has its Secret cleared: the secret lives only in the secret
+	// closure, so no way of printing a handler can show it.
+	cfg    WebhookConfig
+	secret func() string
+	mu     sync.Mutex
+	seen   map[string]struct{}
+	ring   []string
+	next   int
 }
 
 // NewWebhookHandler returns a handler, or an error naming the invalid
@@ -247,7 +252,10 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 	case cfg.RememberEvents < 0:
 		return nil, fmt.Errorf("invalid config: RememberEvents %d is negative", cfg.RememberEvents)
 	}
-	return &WebhookHandler{cfg: cfg, seen: make(map[string]struct{}, cfg.RememberEvents), ring: make([]string, cfg.RememberEvents)}, nil
+	secret := cfg.Secret
+	cfg.Secret = ""
+	return &WebhookHandler{cfg: cfg, secret: func() string { return secret },
+		seen: make(map[string]struct{}, cfg.RememberEvents), ring: make([]string, cfg.RememberEvents)}, nil
 }
 
 // ServeHTTP handles one webhook delivery.
@@ -268,7 +276,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unreadable_body", "the body could not be read")
 		return
 	}
-	if err := VerifySignature(r.Header.Get(SignatureHeader), body, h.cfg.Secret, h.cfg.Clock.Now(), h.cfg.Tolerance); err != nil {
+	if err := VerifySignature(r.Header.Get(SignatureHeader), body, h.secret(), h.cfg.Clock.Now(), h.cfg.Tolerance); err != nil {
 		code := signatureCode(err)
 		h.reject(r, code, err)
 		writeError(w, http.StatusUnauthorized, code, err.Error())
@@ -376,3 +384,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // GoString is String, so that %#v does not show the secret either.
 func (c WebhookConfig) GoString() string { return c.String() }
+
+// Format writes String for every verb, so that no verb prints the fields,
+// the secret among them, one by one.
+func (c WebhookConfig) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// MarshalJSON marshals the config with the secret redacted (and without
+// Route, Clock and Logger, which are not data).
+func (c WebhookConfig) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Secret         string
+		Tolerance      string
+		MaxBodyBytes   int64
+		RememberEvents int
+	}{redact(c.Secret), c.Tolerance.String(), c.MaxBodyBytes, c.RememberEvents})
+}
