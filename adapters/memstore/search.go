@@ -185,10 +185,15 @@ func (o *org) prefixSets(p string) (sets []recSet, est int, ok bool) {
 }
 
 // best returns the smallest candidate set for the query ignoring field skip,
-// or nil when no index narrows it.
-func (o *org) best(c *query, skip int) *source {
-	var b *source
+// or nil when no index narrows it, and the fraction of the org the query is
+// expected to match, taking the indexed filters as independent.
+func (o *org) best(c *query, skip int) (b *source, frac float64) {
+	n := len(o.users)
+	frac = 1
 	consider := func(src *source) {
+		if n > 0 {
+			frac *= min(1, float64(src.est)/float64(n))
+		}
 		if b == nil || src.est < b.est {
 			b = src
 		}
@@ -241,10 +246,15 @@ func (o *org) best(c *query, skip int) *source {
 		}
 		consider(&source{sets: sets, est: est})
 	}
-	if c.q.Status == search.StatusInactive {
+	switch c.q.Status {
+	case search.StatusInactive:
 		consider(&source{sets: []recSet{o.inactive}, est: len(o.inactive)})
+	case search.StatusActive:
+		if n > 0 {
+			frac *= float64(o.nActive) / float64(n)
+		}
 	}
-	return b
+	return b, frac
 }
 
 // topK keeps the k first users in (sort key, ID) order, as a max-heap.
@@ -307,13 +317,13 @@ func (h *topK) sorted() []*userRec {
 
 // find returns up to k users matching c after pos, in order.
 func (o *org) find(c *query, pos search.Position, hasPos bool, k int) []*userRec {
-	src := o.best(c, fNone)
-	n := len(o.users)
+	src, frac := o.best(c, fNone)
 	after := func(r *userRec) bool { return !hasPos || pos.After(r.key(c.sortIdx), r.u.ID) }
-	// Walking the sorted order visits about k*n/matches users; the
-	// candidate set costs its size. Walk when that is cheaper, and give up
-	// on the walk once it has cost twice the candidate set.
-	if src == nil || k*n < src.est*src.est {
+	// Walking the sorted order visits about k/frac users; the candidate set
+	// costs its size. Walk when that is cheaper, and give up on the walk
+	// once it has cost twice the candidate set (the filters may be less
+	// independent than assumed).
+	if src == nil || float64(k) < frac*float64(src.est) {
 		var out []*userRec
 		budget := -1
 		if src != nil {
@@ -519,7 +529,7 @@ func (o *org) countFacets(c *query, skip int, fields []int, counts *[nValueField
 		}
 		return true
 	}
-	if src := o.best(c, skip); src != nil {
+	if src, _ := o.best(c, skip); src != nil {
 		src.each(o, visit)
 		return
 	}
