@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -314,6 +315,21 @@ func (f *File) resolvePaths(dir string) {
 	}
 }
 
+// String describes the configuration with the store DSN's passwords
+// redacted.
+func (f File) String() string {
+	return fmt.Sprintf("config.File{Store:%q Listen:%q Orgs:%d Auth:%t}", redactDSN(f.Store), f.Listen, len(f.Orgs), f.Auth != nil)
+}
+
+// Format writes String for every verb, so that no verb prints the store DSN
+// (which may hold a password) as it is.
+func (f File) Format(s fmt.State, _ rune) { _, _ = io.WriteString(s, f.String()) }
+
+// LogValue logs the configuration with the store DSN's passwords redacted.
+func (f File) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("store", redactDSN(f.Store)), slog.String("listen", f.Listen), slog.Int("orgs", len(f.Orgs)))
+}
+
 // Org returns the org with the given ID.
 func (f *File) Org(id string) (Org, bool) {
 	for _, o := range f.Orgs {
@@ -324,17 +340,25 @@ func (f *File) Org(id string) (Org, bool) {
 	return Org{}, false
 }
 
-// redactDSN hides a password in a DSN, for messages.
+// dsnPassword matches a password given as a parameter: in a URL's query
+// (postgres://h/db?password=…, sslpassword=…) or in keyword/value form
+// (host=h password='…'), quoted or not.
+var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&;]*)`)
+
+// redactDSN hides every password in a DSN, for messages: the userinfo
+// password of a URL (everything between the first ':' after "://" and the
+// last '@', so a password holding an unescaped '@' is hidden whole) and any
+// password parameter.
 func redactDSN(dsn string) string {
 	if i := strings.Index(dsn, "://"); i >= 0 {
 		rest := dsn[i+3:]
 		if at := strings.LastIndex(rest, "@"); at >= 0 {
 			if c := strings.Index(rest[:at], ":"); c >= 0 {
-				return dsn[:i+3] + rest[:c] + ":xxxxx" + rest[at:]
+				dsn = dsn[:i+3] + rest[:c] + ":xxxxx" + rest[at:]
 			}
 		}
 	}
-	return dsn
+	return dsnPassword.ReplaceAllString(dsn, "${1}xxxxx")
 }
 
 // RedactDSN returns dsn with any password replaced, for logs and messages.
