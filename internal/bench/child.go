@@ -1,0 +1,280 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/directorysync/directorysync/dirsync"
+	"github.com/directorysync/directorysync/internal/synth"
+	"github.com/directorysync/directorysync/mapping"
+	"github.com/directorysync/directorysync/store"
+)
+
+// benchOrg is the org of the single-org measurements.
+const benchOrg = "bench"
+
+// benchSource is the provider source of the synthetic directory.
+const benchSource = "synth:bench"
+
+// seed makes every run generate the same directory.
+const seed = 1
+
+// Spec is one child measurement: one store at one size.
+type Spec struct {
+	Store  string `json:"store"`
+	People int    `json:"people"`
+	// Queries is the number of queries of each kind per search run; Runs
+	// the number of search runs (the median of their p50 and p99 is
+	// reported).
+	Queries int `json:"queries"`
+	Runs    int `json:"runs"`
+	// Orgs, when above 1, also measures search over Orgs orgs of
+	// OrgPeople people each, loaded into a fresh store.
+	Orgs      int `json:"orgs,omitempty"`
+	OrgPeople int `json:"org_people,omitempty"`
+	// PostgresDSN is the database the postgres store runs in (in a fresh
+	// schema, dropped afterwards). Loopback only.
+	PostgresDSN string `json:"postgres_dsn,omitempty"`
+	// Dir holds the listing files and SQLite databases.
+	Dir string `json:"dir"`
+}
+
+// Result is what one child measured. Durations are in seconds, sizes in
+// bytes, latencies in milliseconds.
+type Result struct {
+	Store  string `json:"store"`
+	People int    `json:"people"`
+
+	// Raw is the raw database limit for the cold sync's rows (0 for
+	// memstore, which has no database).
+	Raw float64 `json:"raw_s"`
+	// Cold, Noop, Churn and Remap are wall times of whole runs; the
+	// *Decode figures are the part of them spent reading and decoding the
+	// provider's listing (JSON lines from a file), which a real provider
+	// spends too but the store and engine do not.
+	Cold        float64 `json:"cold_s"`
+	ColdDecode  float64 `json:"cold_decode_s"`
+	Noop        float64 `json:"noop_s"`
+	NoopDecode  float64 `json:"noop_decode_s"`
+	Churn       float64 `json:"churn_s"`
+	ChurnDecode float64 `json:"churn_decode_s"`
+	Remap       float64 `json:"remap_s"`
+	// NoopWrites is the number of rows (memstore: journal entries) the
+	// no-op resync wrote; it must be 0.
+	NoopWrites int64 `json:"noop_writes"`
+
+	ColdCounts  store.Counts `json:"cold_counts"`
+	NoopCounts  store.Counts `json:"noop_counts"`
+	ChurnCounts store.Counts `json:"churn_counts"`
+	RemapCounts store.Counts `json:"remap_counts"`
+
+	// BaseRSS is the resident set before the cold sync (the process with
+	// its store open and empty); PeakRSS the peak resident set during the
+	// cold sync. MaxRSS is the child's whole-life peak, as the parent saw it.
+	BaseRSS int64 `json:"base_rss"`
+	PeakRSS int64 `json:"peak_rss"`
+	MaxRSS  int64 `json:"max_rss,omitempty"`
+
+	Search    []Latency `json:"search"`
+	MultiOrg  []Latency `json:"multi_org,omitempty"`
+	Orgs      int       `json:"orgs,omitempty"`
+	OrgPeople int       `json:"org_people,omitempty"`
+}
+
+// Mapping is the mapping the syncs use: the workos preset with a third tag
+// field, as synth.MappingYAML describes the records.
+func Mapping() mapping.Config {
+	return mapping.Config{Preset: "workos", Tags: map[string]string{"team": "custom.team"}}
+}
+
+// RemapMapping is the changed mapping of the remap measurement: titles in
+// upper case, which changes almost everyone's profile.
+func RemapMapping() mapping.Config {
+	c := Mapping()
+	c.Title = `upper(coalesce(custom.job_title, user.job_title))`
+	return c
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, "bench: "+format+"\n", args...)
+	}
+}
+
+// RunChild measures one store at one size (see the package doc) and
+// returns the figures. Progress goes to logw, if not nil. It is meant to
+// run in a process of its own, so that its peak memory is its own.
+func RunChild(ctx context.Context, spec Spec, logw io.Writer) (res Result, err error) {
+	if spec.People < 1 {
+		return res, fmt.Errorf("people is %d; it must be at least 1", spec.People)
+	}
+	if spec.Queries < 1 || spec.Runs < 1 {
+		return res, fmt.Errorf("queries (%d) and runs (%d) must be at least 1", spec.Queries, spec.Runs)
+	}
+	if spec.Dir == "" {
+		return res, errors.New("no directory for the listing files")
+	}
+	res.Store, res.People = spec.Store, spec.People
+	m, err := mapping.Compile(Mapping())
+	if err != nil {
+		return res, fmt.Errorf("compile the mapping: %w", err)
+	}
+	remap, err := mapping.Compile(RemapMapping())
+	if err != nil {
+		return res, fmt.Errorf("compile the remap mapping: %w", err)
+	}
+
+	// The listings, written to files so that the sync streams them as it
+	// would a provider's pages; the raw rows of the same people.
+	listing := filepath.Join(spec.Dir, fmt.Sprintf("listing-%d-%d.jsonl", os.Getpid(), spec.People))
+	churned := filepath.Join(spec.Dir, fmt.Sprintf("churned-%d-%d.jsonl", os.Getpid(), spec.People))
+	defer os.Remove(listing)
+	defer os.Remove(churned)
+	logf(logw, "%s %d: generating the directory", spec.Store, spec.People)
+	var people []rawPerson
+	{
+		recs := synth.Records(seed, spec.People)
+		if err := writeListing(listing, recs); err != nil {
+			return res, err
+		}
+		// 1 % churn: 0.6 % updated, 0.2 % gone, 0.2 % new.
+		if err := writeListing(churned, synth.Churn(seed+1, recs, 0.006, 0.002, 0.002)); err != nil {
+			return res, err
+		}
+		if spec.Store != Memory {
+			users := make([]store.User, len(recs))
+			for i := range recs {
+				users[i] = synth.UserOf(benchOrg, benchSource, &recs[i])
+			}
+			if people, err = rawPeople(users); err != nil {
+				return res, err
+			}
+		}
+	}
+
+	// The raw database limit, in a store of its own.
+	if people != nil {
+		raw, err := openStore(ctx, spec, spec.Store)
+		if err != nil {
+			return res, err
+		}
+		logf(logw, "%s %d: raw load", spec.Store, spec.People)
+		start := time.Now()
+		err = raw.raw(ctx, benchOrg, people)
+		res.Raw = time.Since(start).Seconds()
+		if cerr := raw.close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return res, err
+		}
+		people = nil
+	}
+
+	st, err := openStore(ctx, spec, spec.Store)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if cerr := st.close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close the store: %w", cerr)
+		}
+	}()
+	p := &fileProvider{source: benchSource, path: listing}
+	syncer, err := dirsync.New(st, dirsync.Config{OrgID: benchOrg, Provider: p, Mapper: m})
+	if err != nil {
+		return res, err
+	}
+	sync := func(what string) (store.SyncRun, float64, float64, error) {
+		p.takeDecode()
+		start := time.Now()
+		run, err := syncer.Sync(ctx, dirsync.SyncOptions{})
+		d := time.Since(start).Seconds()
+		if err != nil {
+			return run, 0, 0, fmt.Errorf("%s: %w", what, err)
+		}
+		if run.Status != store.RunSucceeded {
+			return run, 0, 0, fmt.Errorf("%s ended %s: %s", what, run.Status, run.Error)
+		}
+		return run, d, p.takeDecode().Seconds(), nil
+	}
+
+	settle()
+	res.BaseRSS = procStatus("VmRSS")
+	peakOK := resetPeak() == nil
+	logf(logw, "%s %d: cold sync", spec.Store, spec.People)
+	run, d, dec, err := sync("cold sync")
+	if err != nil {
+		return res, err
+	}
+	if peakOK {
+		res.PeakRSS = procStatus("VmHWM")
+	}
+	res.Cold, res.ColdDecode, res.ColdCounts = d, dec, run.Counts
+
+	logf(logw, "%s %d: no-op resync", spec.Store, spec.People)
+	written, err := st.writes(ctx)
+	if err != nil {
+		return res, err
+	}
+	run, d, dec, err = sync("no-op resync")
+	if err != nil {
+		return res, err
+	}
+	res.Noop, res.NoopDecode, res.NoopCounts = d, dec, run.Counts
+	if res.NoopWrites, err = written(ctx); err != nil {
+		return res, err
+	}
+
+	logf(logw, "%s %d: 1 %% churn resync", spec.Store, spec.People)
+	p.setListing(churned)
+	run, d, dec, err = sync("churn resync")
+	if err != nil {
+		return res, err
+	}
+	res.Churn, res.ChurnDecode, res.ChurnCounts = d, dec, run.Counts
+
+	logf(logw, "%s %d: remap", spec.Store, spec.People)
+	start := time.Now()
+	run, err = syncer.Remap(ctx, remap)
+	res.Remap = time.Since(start).Seconds()
+	if err != nil {
+		return res, fmt.Errorf("remap: %w", err)
+	}
+	if run.Status != store.RunSucceeded {
+		return res, fmt.Errorf("remap ended %s: %s", run.Status, run.Error)
+	}
+	res.RemapCounts = run.Counts
+
+	logf(logw, "%s %d: search", spec.Store, spec.People)
+	if st.settle != nil {
+		if err := st.settle(ctx); err != nil {
+			return res, err
+		}
+	}
+	sample, err := sampleListing(churned, remap, 20_000)
+	if err != nil {
+		return res, err
+	}
+	orgs := []searchOrg{{id: benchOrg, sample: sample}}
+	if err := orgs[0].prepare(ctx, st, spec.People, true); err != nil {
+		return res, err
+	}
+	if res.Search, err = measureSearch(ctx, st, orgs, spec.Queries, spec.Runs); err != nil {
+		return res, err
+	}
+
+	if spec.Orgs > 1 && spec.Store != Memory {
+		res.Orgs, res.OrgPeople = spec.Orgs, spec.OrgPeople
+		logf(logw, "%s: loading %d orgs × %d people", spec.Store, spec.Orgs, spec.OrgPeople)
+		if res.MultiOrg, err = multiOrgSearch(ctx, spec, m); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
