@@ -28,26 +28,31 @@ type txn struct {
 
 // countKey is one row of dirsync_facet_counts.
 type countKey struct {
-	facet, folded string
-	active        bool
+	facet, folded, value string
+	active               bool
 }
+
+// fieldValue is a profile field's value and its folded form.
+type fieldValue struct{ folded, value string }
+
+func fold(v string) fieldValue { return fieldValue{search.Fold(v), v} }
 
 // countUser adds delta (+1 or -1) to the facet counts of a user with the
 // given folded values.
-func (t *txn) countUser(delta int, active bool, dept, div, office string, tags []tagRow) {
+func (t *txn) countUser(delta int, active bool, dept, div, office fieldValue, tags []tagRow) {
 	if t.counts == nil {
 		t.counts = make(map[countKey]int)
 	}
-	add := func(facet, folded string) {
+	add := func(facet, folded, value string) {
 		if folded != "" {
-			t.counts[countKey{facet, folded, active}] += delta
+			t.counts[countKey{facet, folded, value, active}] += delta
 		}
 	}
-	add("department", dept)
-	add("division", div)
-	add("office", office)
+	add("department", dept.folded, dept.value)
+	add("division", div.folded, div.value)
+	add("office", office.folded, office.value)
 	for i, tr := range tags {
-		add("field:"+tr.field, tr.folded)
+		add("field:"+tr.field, tr.folded, "")
 		// The tag facet counts people: a value held in two fields once.
 		dup := false
 		for _, prev := range tags[:i] {
@@ -57,7 +62,7 @@ func (t *txn) countUser(delta int, active bool, dept, div, office string, tags [
 			}
 		}
 		if !dup {
-			add("tag", tr.folded)
+			add("tag", tr.folded, "")
 		}
 	}
 }
@@ -72,13 +77,14 @@ func (t *txn) flushCounts(org string) error {
 		}
 	}
 	slices.SortFunc(keys, func(a, b countKey) int {
-		return cmp.Or(cmp.Compare(a.facet, b.facet), cmp.Compare(a.folded, b.folded), boolCmp(a.active, b.active))
+		return cmp.Or(cmp.Compare(a.facet, b.facet), cmp.Compare(a.folded, b.folded), cmp.Compare(a.value, b.value),
+			boolCmp(a.active, b.active))
 	})
 	removed := false
 	for _, k := range keys {
 		d := t.counts[k]
 		removed = removed || d < 0
-		if _, err := t.exec(qCountAdd, org, k.facet, k.folded, k.active, d); err != nil {
+		if _, err := t.exec(qCountAdd, org, k.facet, k.folded, k.value, k.active, d); err != nil {
 			return stepErr("update facet counts", err)
 		}
 	}
@@ -171,21 +177,21 @@ const (
 	qUserInsert  = `INSERT INTO dirsync_users (org, id, source_id, external_id, idp_id, email, first_name, last_name,
 		department, division, office, title, tags, active, source, source_hash, profile_hash, mapping_version,
 		provider_updated_at, version, created_at, updated_at, deactivated_at,
-		f_email, f_department, f_division, f_office, sk_last, sk_first, sk_email)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		f_email, f_department, f_division, f_office, f_tags, sk_last, sk_first, sk_email)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUserLoad = `SELECT uid, version, external_id, provider_updated_at, first_name, last_name, email, tags,
-		f_department, f_division, f_office, active
+		department, division, office, active
 		FROM dirsync_users WHERE org = ? AND id = ?`
 	qUserUpdate = `UPDATE dirsync_users SET source_id = ?, external_id = ?, idp_id = ?, email = ?, first_name = ?,
 		last_name = ?, department = ?, division = ?, office = ?, title = ?, tags = ?, active = ?, source = ?,
 		source_hash = ?, profile_hash = ?, mapping_version = ?, provider_updated_at = ?, version = version + 1,
 		updated_at = ?, deactivated_at = ?, f_email = ?, f_department = ?, f_division = ?, f_office = ?,
-		sk_last = ?, sk_first = ?, sk_email = ?
+		f_tags = ?, sk_last = ?, sk_first = ?, sk_email = ?
 		WHERE uid = ? AND version = ?`
 	qUserDelete        = `DELETE FROM dirsync_users WHERE uid = ?`
 	qUserMembersDelete = `DELETE FROM dirsync_members WHERE org = ? AND uid = ?`
-	qCountAdd          = `INSERT INTO dirsync_facet_counts (org, facet, folded, active, n) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (org, facet, folded, active) DO UPDATE SET n = n + excluded.n`
+	qCountAdd          = `INSERT INTO dirsync_facet_counts (org, facet, folded, value, active, n) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (org, facet, folded, value, active) DO UPDATE SET n = n + excluded.n`
 	qCountPrune = `DELETE FROM dirsync_facet_counts WHERE org = ? AND n <= 0`
 	qWordInsert = `INSERT INTO dirsync_user_words (org, word, uid) VALUES (?, ?, ?)`
 	qWordDelete = `DELETE FROM dirsync_user_words WHERE org = ? AND word = ? AND uid = ?`
@@ -423,11 +429,13 @@ func marshalFields(m map[string]any) (any, error) {
 
 // derived holds the folded copies of a user row.
 type derived struct {
-	tags                         string
-	fEmail, fDept, fDiv, fOffice string
-	skLast, skFirst, skEmail     string
-	words                        []string
-	tagRows                      []tagRow
+	tags                     string
+	fEmail                   string
+	fDept, fDiv, fOffice     fieldValue
+	fTags                    string
+	skLast, skFirst, skEmail string
+	words                    []string
+	tagRows                  []tagRow
 }
 
 type tagRow struct{ folded, value, field string }
@@ -435,15 +443,16 @@ type tagRow struct{ folded, value, field string }
 func derive(u *store.User) (derived, error) {
 	d := derived{
 		fEmail:  search.Fold(u.Email),
-		fDept:   search.Fold(u.Department),
-		fDiv:    search.Fold(u.Division),
-		fOffice: search.Fold(u.Office),
+		fDept:   fold(u.Department),
+		fDiv:    fold(u.Division),
+		fOffice: fold(u.Office),
 		skLast:  search.SortKey(search.SortLastName, u.FirstName, u.LastName, u.Email),
 		skFirst: search.SortKey(search.SortFirstName, u.FirstName, u.LastName, u.Email),
 		skEmail: search.SortKey(search.SortEmail, u.FirstName, u.LastName, u.Email),
 		words:   search.Words(u.FirstName, u.LastName, u.Email),
 		tagRows: tagRows(u.Tags),
 	}
+	d.fTags = foldedTagsJSON(d.tagRows)
 	d.tags = "[]"
 	if len(u.Tags) > 0 {
 		b, err := json.Marshal(u.Tags)
@@ -453,6 +462,19 @@ func derive(u *store.User) (derived, error) {
 		d.tags = string(b)
 	}
 	return d, nil
+}
+
+// foldedTagsJSON is the f_tags column: [[field, folded value], …].
+func foldedTagsJSON(rows []tagRow) string {
+	pairs := make([][2]string, len(rows))
+	for i, r := range rows {
+		pairs[i] = [2]string{r.field, r.folded}
+	}
+	b, err := json.Marshal(pairs)
+	if err != nil {
+		return "[]" // unreachable: strings always marshal
+	}
+	return string(b)
 }
 
 func tagRows(tags []mapping.Tag) []tagRow {
@@ -484,7 +506,7 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 		res, err := t.exec(qUserInsert, org, u.ID, u.SourceID, u.ExternalID, u.IdpID, u.Email, u.FirstName, u.LastName,
 			u.Department, u.Division, u.Office, u.Title, d.tags, u.Active, nullBytes(u.Source), u.SourceHash, u.ProfileHash,
 			u.MappingVersion, toNanos(u.ProviderUpdatedAt), 1, now.UnixNano(), now.UnixNano(), toNanosPtr(u.DeactivatedAt),
-			d.fEmail, d.fDept, d.fDiv, d.fOffice, d.skLast, d.skFirst, d.skEmail)
+			d.fEmail, d.fDept.folded, d.fDiv.folded, d.fOffice.folded, d.fTags, d.skLast, d.skFirst, d.skEmail)
 		if err != nil {
 			err = interpretError(err)
 			if errors.Is(err, store.ErrConflict) {
@@ -522,7 +544,7 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 	n, err := t.execN(qUserUpdate, u.SourceID, u.ExternalID, u.IdpID, u.Email, u.FirstName, u.LastName,
 		u.Department, u.Division, u.Office, u.Title, d.tags, u.Active, nullBytes(u.Source), u.SourceHash, u.ProfileHash,
 		u.MappingVersion, toNanos(u.ProviderUpdatedAt), now.UnixNano(), toNanosPtr(u.DeactivatedAt),
-		d.fEmail, d.fDept, d.fDiv, d.fOffice, d.skLast, d.skFirst, d.skEmail, old.uid, w.ExpectVersion)
+		d.fEmail, d.fDept.folded, d.fDiv.folded, d.fOffice.folded, d.fTags, d.skLast, d.skFirst, d.skEmail, old.uid, w.ExpectVersion)
 	if err != nil {
 		err = interpretError(err)
 		if errors.Is(err, store.ErrConflict) {
@@ -534,7 +556,7 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 		return fmt.Errorf("%w: user %q changed during the write", store.ErrConflict, u.ID)
 	}
 	oldTags := tagRows(old.tags)
-	t.countUser(-1, old.active, old.fDept, old.fDiv, old.fOffice, oldTags)
+	t.countUser(-1, old.active, fold(old.department), fold(old.division), fold(old.office), oldTags)
 	t.countUser(+1, u.Active, d.fDept, d.fDiv, d.fOffice, d.tagRows)
 	oldWords := search.Words(old.firstName, old.lastName, old.email)
 	for _, word := range minus(oldWords, d.words) {
@@ -602,21 +624,21 @@ func minus[T comparable](a, b []T) []T {
 }
 
 type oldUser struct {
-	uid                        int64
-	version                    int64
-	externalID                 string
-	providerUpdatedAt          sql.NullInt64
-	firstName, lastName, email string
-	tags                       []mapping.Tag
-	fDept, fDiv, fOffice       string
-	active                     bool
+	uid                          int64
+	version                      int64
+	externalID                   string
+	providerUpdatedAt            sql.NullInt64
+	firstName, lastName, email   string
+	tags                         []mapping.Tag
+	department, division, office string
+	active                       bool
 }
 
 func loadForWrite(t *txn, org, id string) (oldUser, error) {
 	var o oldUser
 	var tags string
 	err := t.queryRow(qUserLoad, []any{org, id}, &o.uid, &o.version, &o.externalID, &o.providerUpdatedAt,
-		&o.firstName, &o.lastName, &o.email, &tags, &o.fDept, &o.fDiv, &o.fOffice, &o.active)
+		&o.firstName, &o.lastName, &o.email, &tags, &o.department, &o.division, &o.office, &o.active)
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("%w: org %q has no user %q", store.ErrConflict, org, id)
 	}
@@ -644,7 +666,7 @@ func deleteUser(t *txn, org string, w *store.UserWrite) error {
 		}
 	}
 	oldTags := tagRows(old.tags)
-	t.countUser(-1, old.active, old.fDept, old.fDiv, old.fOffice, oldTags)
+	t.countUser(-1, old.active, fold(old.department), fold(old.division), fold(old.office), oldTags)
 	for _, tr := range oldTags {
 		if _, err := t.exec(qTagDelete, org, tr.folded, tr.value, tr.field, old.uid); err != nil {
 			return stepErr("delete tag", err)

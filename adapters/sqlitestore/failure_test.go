@@ -61,7 +61,7 @@ func failureSteps(now time.Time) []mockStep {
 		{op: "apply user[0]", query: qTagInsert, res: sqlmock.NewResult(1, 1)},
 		{op: "apply user[1]", query: qUserLoad,
 			cols: []string{"uid", "version", "external_id", "provider_updated_at", "first_name", "last_name", "email", "tags",
-				"f_department", "f_division", "f_office", "active"},
+				"department", "division", "office", "active"},
 			vals: [][]driver.Value{{int64(8), int64(3), "x2", nil, "Bob", "", "", "[]", "", "", "", true}}},
 		{op: "apply user[1]", query: qUserUpdate, res: sqlmock.NewResult(0, 1)},
 		// Facet counts: user[0]'s team tag, as a tag field value and as a tag.

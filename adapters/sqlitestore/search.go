@@ -297,19 +297,22 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		{facetDivision, "f_division", "division", f.Division},
 		{facetOffice, "f_office", "office", f.Office},
 	} {
-		label := `(SELECT x.` + c.label + ` FROM dirsync_users x WHERE x.org = ? AND x.` + c.folded + ` = v.f
-			ORDER BY x.` + c.label + ` LIMIT 1)`
+		label := `(SELECT l.value FROM dirsync_facet_counts l WHERE l.org = ? AND l.facet = ? AND l.folded = v.f AND l.n > 0
+			ORDER BY l.value LIMIT 1)`
 		var query string
-		var args []any
+		args := []any{orgID, c.label}
 		if !restricted(q, c.skip) {
 			query = `SELECT ` + label + `, v.n FROM (SELECT c.folded AS f, sum(c.n) AS n FROM dirsync_facet_counts c
 				WHERE c.org = ? AND c.facet = ?` + statusCond(q, "c.active") + ` GROUP BY c.folded) v WHERE v.n > 0`
-			args = []any{orgID, orgID, c.label}
+			args = append(args, orgID, c.label)
 		} else {
+			// Driven from the matching people (rowid lookups), not from
+			// the facet's index over the whole org.
 			w := filter(orgID, q, c.skip)
-			query = `SELECT ` + label + `, v.n FROM (SELECT u.` + c.folded + ` AS f, count(*) AS n FROM dirsync_users u
-				WHERE ` + w.sql() + ` AND u.` + c.folded + ` <> '' GROUP BY u.` + c.folded + `) v`
-			args = append([]any{orgID}, w.args...)
+			query = `SELECT ` + label + `, v.n FROM (SELECT x.` + c.folded + ` AS f, count(*) AS n FROM dirsync_users x
+				WHERE x.uid IN (SELECT u.uid FROM dirsync_users u WHERE ` + w.sql() + `) AND x.` + c.folded + ` <> ''
+				GROUP BY x.` + c.folded + `) v`
+			args = append(args, w.args...)
 		}
 		if err := countInto(ctx, tx, c.out, query, args); err != nil {
 			return store.Facets{}, readErr("facets: "+c.label, err)
@@ -330,14 +333,15 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 			statusCond(q, "c.active") + ` GROUP BY c.facet, c.folded) v WHERE v.n > 0`
 		fieldArgs = []any{orgID, orgID}
 	} else {
+		// The matching people's folded tags come from their f_tags column.
 		w := filter(orgID, q, facetTag)
-		matched := "SELECT u.uid FROM dirsync_users u WHERE " + w.sql()
-		tagQuery = `SELECT ` + tagLabel + `, v.n FROM (SELECT t.folded AS f, count(DISTINCT t.uid) AS n FROM dirsync_user_tags t
-			WHERE t.org = ? AND t.uid IN (` + matched + `) GROUP BY t.folded) v`
-		tagArgs = append([]any{orgID, orgID}, w.args...)
-		fieldQuery = `SELECT v.field, ` + fieldLabel + `, v.n FROM (SELECT t.field AS field, t.folded AS f, count(*) AS n
-			FROM dirsync_user_tags t WHERE t.org = ? AND t.uid IN (` + matched + `) GROUP BY t.field, t.folded) v`
-		fieldArgs = append([]any{orgID, orgID}, w.args...)
+		from := `FROM dirsync_users x, json_each(x.f_tags) j WHERE x.uid IN (SELECT u.uid FROM dirsync_users u WHERE ` + w.sql() + `)`
+		tagQuery = `SELECT ` + tagLabel + `, v.n FROM (SELECT json_extract(j.value, '$[1]') AS f, count(DISTINCT x.uid) AS n
+			` + from + ` GROUP BY 1) v`
+		tagArgs = append([]any{orgID}, w.args...)
+		fieldQuery = `SELECT v.field, ` + fieldLabel + `, v.n FROM (SELECT json_extract(j.value, '$[0]') AS field,
+			json_extract(j.value, '$[1]') AS f, count(*) AS n ` + from + ` GROUP BY 1, 2) v`
+		fieldArgs = append([]any{orgID}, w.args...)
 	}
 	if err := countInto(ctx, tx, f.Tag, tagQuery, tagArgs); err != nil {
 		return store.Facets{}, readErr("facets: tag", err)

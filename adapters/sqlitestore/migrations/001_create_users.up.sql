@@ -29,6 +29,9 @@ CREATE TABLE dirsync_users (
 	f_department        TEXT NOT NULL,
 	f_division          TEXT NOT NULL,
 	f_office            TEXT NOT NULL,
+	-- JSON [[field, folded value], …] of the tags, for facet counts over a
+	-- filtered set (driven from the matching people, not from every tag).
+	f_tags              TEXT NOT NULL,
 	sk_last             TEXT NOT NULL,
 	sk_first            TEXT NOT NULL,
 	sk_email            TEXT NOT NULL
@@ -39,11 +42,11 @@ CREATE UNIQUE INDEX dirsync_users_external ON dirsync_users (org, source_id, ext
 CREATE INDEX dirsync_users_sk_last ON dirsync_users (org, sk_last, id);
 CREATE INDEX dirsync_users_sk_first ON dirsync_users (org, sk_first, id);
 CREATE INDEX dirsync_users_sk_email ON dirsync_users (org, sk_email, id);
--- Filters, and the least original spelling of a facet value (min() over the
--- index's third column).
-CREATE INDEX dirsync_users_department ON dirsync_users (org, f_department, department);
-CREATE INDEX dirsync_users_division ON dirsync_users (org, f_division, division);
-CREATE INDEX dirsync_users_office ON dirsync_users (org, f_office, office);
+-- Filters: one value's people come in the default sort order, so its first
+-- page is an index range without a sort.
+CREATE INDEX dirsync_users_department ON dirsync_users (org, f_department, sk_last, id);
+CREATE INDEX dirsync_users_division ON dirsync_users (org, f_division, sk_last, id);
+CREATE INDEX dirsync_users_office ON dirsync_users (org, f_office, sk_last, id);
 -- Identity matching looks only among inactive users: partial indexes cost
 -- nothing when active people are written.
 CREATE INDEX dirsync_users_inactive_idp ON dirsync_users (org, idp_id) WHERE active = 0;
