@@ -102,7 +102,7 @@ func cpuTime() time.Duration {
 // CPU time does not. The benchmark runs alone in its process, so the figure
 // is its own (garbage collection included).
 func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64((cpuTime() - start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // valueNear returns the value of field held by the number of active people

@@ -29,8 +29,21 @@ type userRec struct {
 	words             []string   // search.Words
 	keys              [3]string  // search.SortKey for last name, first name, email
 	email             string     // folded email, for LoadUsers
+	active            bool       // u.Active, kept here to spare a dereference per candidate
 	dead              bool       // replaced or deleted
+
+	// Interned value IDs, assigned by org.index, for counting facets in
+	// slices rather than maps: department, division, office (-1 when
+	// empty), tags (in org.tag) and tag field values (tfIDs[i] is
+	// tagFields[i]).
+	vid    [3]int32
+	tagIDs []int32
+	tfIDs  []tfID
 }
+
+// tfID is a tag field value: the field's index in org.tagFieldList and the
+// value's ID in that field's valueIndex.
+type tfID struct{ field, id int32 }
 
 // fieldTag is one folded tag value of one tag field, with its original
 // spelling.
@@ -67,6 +80,7 @@ func newRec(u *store.User, fold func(string) string) *userRec {
 		office: fold(u.Office),
 		words:  search.Words(u.FirstName, u.LastName, u.Email),
 		email:  search.Fold(u.Email),
+		active: u.Active,
 	}
 	r.keys[0] = search.SortKey(search.SortLastName, u.FirstName, u.LastName, u.Email)
 	r.keys[1] = search.SortKey(search.SortFirstName, u.FirstName, u.LastName, u.Email)
@@ -106,10 +120,28 @@ type valueIndex struct {
 	sets   map[string]recSet
 	active map[string]int
 	spell  map[string]map[string]int
+	// ids interns folded values (for counting); names[id] is the value.
+	// IDs are never reused.
+	ids   map[string]int32
+	names []string
 }
 
 func newValueIndex() *valueIndex {
-	return &valueIndex{sets: map[string]recSet{}, active: map[string]int{}, spell: map[string]map[string]int{}}
+	return &valueIndex{sets: map[string]recSet{}, active: map[string]int{}, spell: map[string]map[string]int{}, ids: map[string]int32{}}
+}
+
+// intern returns the ID of a folded value, or -1 for the empty value.
+func (x *valueIndex) intern(folded string) int32 {
+	if folded == "" {
+		return -1
+	}
+	id, ok := x.ids[folded]
+	if !ok {
+		id = int32(len(x.names))
+		x.ids[folded] = id
+		x.names = append(x.names, folded)
+	}
+	return id
 }
 
 func (x *valueIndex) add(folded, original string, r *userRec) {
@@ -284,7 +316,9 @@ type org struct {
 	nActive  int
 
 	dept, div, office, tag *valueIndex
-	tagFields              map[string]*valueIndex // tag field name → index
+	tagFields              map[string]int32 // tag field name → index in tagFieldList
+	tagFieldList           []*valueIndex
+	tagFieldNames          []string
 
 	words   map[string]recSet // word → users
 	wordIdx *lsm[string]      // distinct words, sorted
@@ -324,7 +358,7 @@ func newOrg() *org {
 		div:         newValueIndex(),
 		office:      newValueIndex(),
 		tag:         newValueIndex(),
-		tagFields:   map[string]*valueIndex{},
+		tagFields:   map[string]int32{},
 		words:       map[string]recSet{},
 		groups:      map[string]*store.Group{},
 		groupByExt:  map[srcKey]*store.Group{},
@@ -393,16 +427,24 @@ func (o *org) index(r *userRec) {
 	o.dept.add(r.dept, u.Department, r)
 	o.div.add(r.div, u.Division, r)
 	o.office.add(r.office, u.Office, r)
-	for _, f := range r.tags {
+	r.vid = [3]int32{o.dept.intern(r.dept), o.div.intern(r.div), o.office.intern(r.office)}
+	r.tagIDs = make([]int32, len(r.tags))
+	for i, f := range r.tags {
 		o.tag.add(f, r.tagSpelling(f), r)
+		r.tagIDs[i] = o.tag.intern(f)
 	}
-	for _, t := range r.tagFields {
-		x := o.tagFields[t.field]
-		if x == nil {
-			x = newValueIndex()
-			o.tagFields[t.field] = x
+	r.tfIDs = make([]tfID, len(r.tagFields))
+	for i, t := range r.tagFields {
+		fi, ok := o.tagFields[t.field]
+		if !ok {
+			fi = int32(len(o.tagFieldList))
+			o.tagFields[t.field] = fi
+			o.tagFieldList = append(o.tagFieldList, newValueIndex())
+			o.tagFieldNames = append(o.tagFieldNames, t.field)
 		}
+		x := o.tagFieldList[fi]
 		x.add(t.folded, t.value, r)
+		r.tfIDs[i] = tfID{fi, x.intern(t.folded)}
 	}
 	for _, w := range r.words {
 		set := o.words[w]
@@ -447,13 +489,9 @@ func (o *org) unindex(r *userRec) {
 	for _, f := range r.tags {
 		o.tag.remove(f, r.tagSpelling(f), r)
 	}
-	for _, t := range r.tagFields {
-		if x := o.tagFields[t.field]; x != nil {
-			x.remove(t.folded, t.value, r)
-			if len(x.sets) == 0 {
-				delete(o.tagFields, t.field)
-			}
-		}
+	for i, t := range r.tfIDs { // tfIDs[i] is tagFields[i]
+		ft := r.tagFields[i]
+		o.tagFieldList[t.field].remove(ft.folded, ft.value, r)
 	}
 	for _, w := range r.words {
 		if set := o.words[w]; set != nil {

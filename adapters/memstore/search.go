@@ -83,11 +83,11 @@ func (c *query) onlyStatus(skip int) bool {
 func (o *org) match(r *userRec, c *query, skip int) bool {
 	switch c.q.Status {
 	case search.StatusActive:
-		if !r.u.Active {
+		if !r.active {
 			return false
 		}
 	case search.StatusInactive:
-		if r.u.Active {
+		if r.active {
 			return false
 		}
 	}
@@ -420,8 +420,14 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 	}
 	c := s.compile(o, q)
 	indexes := [nValueFields]*valueIndex{o.dept, o.div, o.office, o.tag}
-	counts := [nValueFields]map[string]int{{}, {}, {}, {}}
-	fieldCounts := map[string]map[string]int{}
+	fc := &facetCounts{}
+	for f := range nValueFields {
+		fc.fields[f] = make([]int, len(indexes[f].names))
+	}
+	fc.tagFields = make([][]int, len(o.tagFieldList))
+	for i, x := range o.tagFieldList {
+		fc.tagFields[i] = make([]int, len(x.names))
+	}
 
 	// Facets whose field is not filtered share one pass over the matches;
 	// each filtered facet needs its own, ignoring its filter.
@@ -431,29 +437,30 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 			shared = append(shared, f)
 			continue
 		}
-		o.countFacets(c, f, []int{f}, &counts, fieldCounts)
+		o.countFacets(c, f, []int{f}, fc)
 	}
 	if len(shared) > 0 {
-		o.countFacets(c, fNone, shared, &counts, fieldCounts)
+		o.countFacets(c, fNone, shared, fc)
 	}
 
 	for f, m := range [nValueFields]map[string]int{out.Department, out.Division, out.Office, out.Tag} {
-		for folded, n := range counts[f] {
+		for id, n := range fc.fields[f] {
 			if n > 0 {
-				m[indexes[f].label(folded)] += n
+				m[indexes[f].label(indexes[f].names[id])] += n
 			}
 		}
 	}
-	for field, cm := range fieldCounts {
-		x := o.tagFields[field]
-		for folded, n := range cm {
-			if n <= 0 || x == nil {
+	for fi, cs := range fc.tagFields {
+		x := o.tagFieldList[fi]
+		for id, n := range cs {
+			if n <= 0 {
 				continue
 			}
+			field := o.tagFieldNames[fi]
 			if out.TagFields[field] == nil {
 				out.TagFields[field] = map[string]int{}
 			}
-			out.TagFields[field][x.label(folded)] += n
+			out.TagFields[field][x.label(x.names[id])] += n
 		}
 	}
 	if s.faults.crossOrgCounts {
@@ -472,25 +479,31 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 	return out, nil
 }
 
+// facetCounts are counts by interned value ID: per field, and per tag
+// field (by index in org.tagFieldList).
+type facetCounts struct {
+	fields    [nValueFields][]int
+	tagFields [][]int
+}
+
 // countFacets counts the values of fields (and, when fTag is among them,
 // of every tag field) among the users matching c ignoring field skip.
-func (o *org) countFacets(c *query, skip int, fields []int, counts *[nValueFields]map[string]int, fieldCounts map[string]map[string]int) {
+func (o *org) countFacets(c *query, skip int, fields []int, fc *facetCounts) {
 	indexes := [nValueFields]*valueIndex{o.dept, o.div, o.office, o.tag}
 	withTags := slices.Contains(fields, fTag)
 	if c.onlyStatus(skip) {
 		// Nothing but status narrows these facets: the indexes hold the counts.
 		for _, f := range fields {
-			for folded := range indexes[f].sets {
-				counts[f][folded] = indexes[f].count(folded, c.q.Status)
+			x := indexes[f]
+			for id, folded := range x.names {
+				fc.fields[f][id] = x.count(folded, c.q.Status)
 			}
 		}
 		if withTags {
-			for field, x := range o.tagFields {
-				m := map[string]int{}
-				for folded := range x.sets {
-					m[folded] = x.count(folded, c.q.Status)
+			for fi, x := range o.tagFieldList {
+				for id, folded := range x.names {
+					fc.tagFields[fi][id] = x.count(folded, c.q.Status)
 				}
-				fieldCounts[field] = m
 			}
 		}
 		return
@@ -500,31 +513,17 @@ func (o *org) countFacets(c *query, skip int, fields []int, counts *[nValueField
 			return true
 		}
 		for _, f := range fields {
-			switch f {
-			case fDept:
-				if r.dept != "" {
-					counts[f][r.dept]++
+			if f != fTag {
+				if id := r.vid[f]; id >= 0 {
+					fc.fields[f][id]++
 				}
-			case fDiv:
-				if r.div != "" {
-					counts[f][r.div]++
-				}
-			case fOffice:
-				if r.office != "" {
-					counts[f][r.office]++
-				}
-			case fTag:
-				for _, t := range r.tags {
-					counts[f][t]++
-				}
-				for _, t := range r.tagFields {
-					m := fieldCounts[t.field]
-					if m == nil {
-						m = map[string]int{}
-						fieldCounts[t.field] = m
-					}
-					m[t.folded]++
-				}
+				continue
+			}
+			for _, id := range r.tagIDs {
+				fc.fields[fTag][id]++
+			}
+			for _, t := range r.tfIDs {
+				fc.tagFields[t.field][t.id]++
 			}
 		}
 		return true
