@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
 )
@@ -204,6 +206,16 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		Department: map[string]int{}, Division: map[string]int{}, Office: map[string]int{},
 		Tag: map[string]int{}, TagFields: map[string]map[string]int{},
 	}
+	// Each query reads the org's values once: counts under the query (each
+	// facet without its own filter) and, over every stored value, the
+	// label (the bytewise least original spelling). All five go in one
+	// round trip.
+	b := &pgx.Batch{}
+	type into struct {
+		name string
+		scan func(rows pgx.Rows) error
+	}
+	var intos []into
 	for _, c := range []struct {
 		skip     int
 		col, raw string
@@ -214,34 +226,47 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		{skipOffice, "f_office", "office", f.Office},
 	} {
 		w := buildWhere(orgID, q, c.skip)
-		// The label is the least original spelling stored for the org.
-		sql := s.sql(`SELECT (SELECT min(x.` + c.raw + `) FROM {S}.users x WHERE x.org_id = $1 AND x.` + c.col + ` = v.val), v.n
-			FROM (SELECT u.` + c.col + ` AS val, count(*) AS n FROM {S}.users u WHERE ` + w.sql() + ` AND u.` + c.col + ` <> ''
-			GROUP BY u.` + c.col + `) v`)
-		if err := s.countInto(ctx, sql, w.args, func(label string, n int) { c.out[label] += n }); err != nil {
-			return store.Facets{}, fmt.Errorf("pgstore: facets %s: %w", c.raw, err)
-		}
+		b.Queue(s.sql(`SELECT min(u.`+c.raw+`), count(*) FILTER (WHERE `+w.sql()+`)
+			FROM {S}.users u WHERE u.org_id = $1 AND u.`+c.col+` <> '' GROUP BY u.`+c.col), w.args...)
+		intos = append(intos, into{c.raw, func(rows pgx.Rows) error {
+			var label string
+			var n int
+			if err := rows.Scan(&label, &n); err != nil {
+				return err
+			}
+			if n > 0 {
+				c.out[label] += n
+			}
+			return nil
+		}})
 	}
 	w := buildWhere(orgID, q, skipTag)
-	sql := s.sql(`SELECT (SELECT min(x.value) FROM {S}.user_tags x WHERE x.org_id = $1 AND x.f_value = v.f_value), v.n
-		FROM (SELECT t.f_value, count(DISTINCT t.user_id) AS n FROM {S}.user_tags t JOIN {S}.users u ON u.org_id = t.org_id AND u.id = t.user_id
-		WHERE t.org_id = $1 AND ` + w.sql() + ` GROUP BY t.f_value) v`)
-	if err := s.countInto(ctx, sql, w.args, func(label string, n int) { f.Tag[label] += n }); err != nil {
-		return store.Facets{}, fmt.Errorf("pgstore: facets tag: %w", err)
-	}
-	sql = s.sql(`SELECT v.field, (SELECT min(x.value) FROM {S}.user_tags x WHERE x.org_id = $1 AND x.field = v.field AND x.f_value = v.f_value), v.n
-		FROM (SELECT t.field, t.f_value, count(*) AS n FROM {S}.user_tags t JOIN {S}.users u ON u.org_id = t.org_id AND u.id = t.user_id
-		WHERE t.org_id = $1 AND ` + w.sql() + ` GROUP BY t.field, t.f_value) v`)
-	rows, err := s.pool.Query(ctx, sql, w.args...)
-	if err != nil {
-		return store.Facets{}, fmt.Errorf("pgstore: facets tag fields: %w", interpretError(err))
-	}
-	defer rows.Close()
-	for rows.Next() {
+	matched := `LEFT JOIN (SELECT u.id FROM {S}.users u WHERE ` + w.sql() + `) m ON m.id = t.user_id`
+	// A person holding a value in two tag fields counts once in "tag".
+	b.Queue(s.sql(`SELECT min(v.label), count(*) FILTER (WHERE v.matched) FROM (
+		SELECT t.f_value, min(t.value) AS label, bool_or(m.id IS NOT NULL) AS matched
+		FROM {S}.user_tags t `+matched+` WHERE t.org_id = $1 GROUP BY t.f_value, t.user_id) v GROUP BY v.f_value`), w.args...)
+	intos = append(intos, into{"tag", func(rows pgx.Rows) error {
+		var label string
+		var n int
+		if err := rows.Scan(&label, &n); err != nil {
+			return err
+		}
+		if n > 0 {
+			f.Tag[label] += n
+		}
+		return nil
+	}})
+	b.Queue(s.sql(`SELECT t.field, min(t.value), count(m.id) FROM {S}.user_tags t `+matched+`
+		WHERE t.org_id = $1 GROUP BY t.field, t.f_value`), w.args...)
+	intos = append(intos, into{"tag fields", func(rows pgx.Rows) error {
 		var field, label string
 		var n int
 		if err := rows.Scan(&field, &label, &n); err != nil {
-			return store.Facets{}, fmt.Errorf("pgstore: facets tag fields: %w", interpretError(err))
+			return err
+		}
+		if n == 0 {
+			return nil
 		}
 		m := f.TagFields[field]
 		if m == nil {
@@ -249,26 +274,28 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 			f.TagFields[field] = m
 		}
 		m[label] += n
+		return nil
+	}})
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	for _, in := range intos {
+		rows, err := br.Query()
+		if err != nil {
+			return store.Facets{}, fmt.Errorf("pgstore: facets %s: %w", in.name, interpretError(err))
+		}
+		for rows.Next() {
+			if err := in.scan(rows); err != nil {
+				rows.Close()
+				return store.Facets{}, fmt.Errorf("pgstore: facets %s: %w", in.name, interpretError(err))
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return store.Facets{}, fmt.Errorf("pgstore: facets %s: %w", in.name, interpretError(err))
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return store.Facets{}, fmt.Errorf("pgstore: facets tag fields: %w", interpretError(err))
+	if err := br.Close(); err != nil {
+		return store.Facets{}, fmt.Errorf("pgstore: facets: %w", interpretError(err))
 	}
 	return f, nil
-}
-
-func (s *Store) countInto(ctx context.Context, sql string, args []any, add func(string, int)) error {
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return interpretError(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var label string
-		var n int
-		if err := rows.Scan(&label, &n); err != nil {
-			return interpretError(err)
-		}
-		add(label, n)
-	}
-	return interpretError(rows.Err())
 }
