@@ -195,6 +195,7 @@ func (p *Provider) Groups(ctx context.Context, fn func(page []dirsync.ProviderGr
 	ctx = p.ctx(ctx)
 	after := ""
 	seen := map[string]bool{}
+	empty := 0
 	for {
 		res, err := p.sdk().ListGroups(ctx, directorysync.ListGroupsOpts{
 			Directory: p.cfg.DirectoryID, Limit: p.cfg.PageSize,
@@ -217,9 +218,15 @@ func (p *Provider) Groups(ctx context.Context, fn func(page []dirsync.ProviderGr
 				return err
 			}
 		}
+		// Only a missing cursor ends the listing: an empty page that names
+		// a next one is not the end, and ending there would make a listing
+		// that skipped people look complete.
 		next := res.ListMetadata.After
-		if next == "" || len(res.Data) == 0 {
+		if next == "" {
 			return nil
+		}
+		if empty = nextEmpty(empty, len(res.Data)); empty > maxEmptyPages {
+			return fmt.Errorf("workos: listing groups of %s: %d empty pages in a row, each naming a next one", p.cfg.DirectoryID, empty)
 		}
 		if seen[next] {
 			return fmt.Errorf("workos: listing groups of %s: cursor %q repeated", p.cfg.DirectoryID, next)
@@ -262,6 +269,7 @@ func (p *Provider) list(ctx context.Context, q url.Values, what string, page fun
 	q.Set("limit", strconv.Itoa(p.cfg.PageSize))
 	q.Set("order", p.cfg.Order)
 	seen := map[string]bool{}
+	empty := 0
 	for n := 1; ; n++ {
 		body, err := p.get(ctx, "/directory_users", q)
 		if err != nil {
@@ -271,8 +279,12 @@ func (p *Provider) list(ctx context.Context, q url.Values, what string, page fun
 		if err != nil {
 			return fmt.Errorf("workos: listing %s of %s, page %d: %w", what, p.cfg.DirectoryID, n, err)
 		}
-		if meta.After == "" || count == 0 {
+		// Only a missing cursor ends the listing (see Groups).
+		if meta.After == "" {
 			return nil
+		}
+		if empty = nextEmpty(empty, count); empty > maxEmptyPages {
+			return fmt.Errorf("workos: listing %s of %s, page %d: %d empty pages in a row, each naming a next one", what, p.cfg.DirectoryID, n, empty)
 		}
 		if seen[meta.After] {
 			return fmt.Errorf("workos: listing %s of %s, page %d: cursor %q repeated", what, p.cfg.DirectoryID, n, meta.After)
@@ -280,6 +292,18 @@ func (p *Provider) list(ctx context.Context, q url.Values, what string, page fun
 		seen[meta.After] = true
 		q.Set("after", meta.After)
 	}
+}
+
+// maxEmptyPages bounds the empty pages in a row a listing follows before it
+// fails: each names a next page, but a listing cannot be trusted to end.
+const maxEmptyPages = 16
+
+// nextEmpty counts empty pages in a row.
+func nextEmpty(empty, count int) int {
+	if count == 0 {
+		return empty + 1
+	}
+	return 0
 }
 
 // get performs one GET and returns its body, bounded by MaxResponseBytes.
