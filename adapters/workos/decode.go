@@ -92,7 +92,7 @@ func (u *wireUser) record() (mapping.Record, error) {
 	if u.UpdatedAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, u.UpdatedAt)
 		if err != nil {
-			return mapping.Record{}, fmt.Errorf("directory user %q: updated_at %q is not an RFC 3339 time", u.ID, u.UpdatedAt)
+			return mapping.Record{}, fmt.Errorf("directory user %q: updated_at %q is not an RFC 3339 time", truncate(u.ID, 64), truncate(u.UpdatedAt, 64))
 		}
 		rec.UpdatedAt = t
 	}
@@ -107,7 +107,7 @@ func (g *wireGroup) group() (dirsync.ProviderGroup, error) {
 	if g.UpdatedAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, g.UpdatedAt)
 		if err != nil {
-			return dirsync.ProviderGroup{}, fmt.Errorf("directory group %q: updated_at %q is not an RFC 3339 time", g.ID, g.UpdatedAt)
+			return dirsync.ProviderGroup{}, fmt.Errorf("directory group %q: updated_at %q is not an RFC 3339 time", truncate(g.ID, 64), truncate(g.UpdatedAt, 64))
 		}
 		pg.UpdatedAt = t
 	}
@@ -200,61 +200,61 @@ func decodeWireEvent(w *wireEvent, payload []byte) (dirsync.Event, error) {
 		return dirsync.Event{}, errors.New("workos event: missing id")
 	}
 	if w.Event == "" {
-		return dirsync.Event{}, fmt.Errorf("workos event %q: missing event name", w.ID)
+		return dirsync.Event{}, fmt.Errorf("workos event %q: missing event name", truncate(w.ID, 64))
 	}
 	ev := dirsync.Event{ID: w.ID, ProviderKind: w.Event}
 	kind, ok := eventKinds[w.Event]
 	if !ok {
-		return ev, fmt.Errorf("workos event %q: %w: %q", w.ID, ErrUnsupportedEvent, truncate(w.Event, 64))
+		return ev, fmt.Errorf("workos event %q: %w: %q", truncate(w.ID, 64), ErrUnsupportedEvent, truncate(w.Event, 64))
 	}
 	ev.Kind = kind
 	if w.CreatedAt == "" {
-		return dirsync.Event{}, fmt.Errorf("workos event %q: missing created_at", w.ID)
+		return dirsync.Event{}, fmt.Errorf("workos event %q: missing created_at", truncate(w.ID, 64))
 	}
 	t, err := time.Parse(time.RFC3339Nano, w.CreatedAt)
 	if err != nil {
-		return dirsync.Event{}, fmt.Errorf("workos event %q: created_at %q is not an RFC 3339 time", w.ID, truncate(w.CreatedAt, 64))
+		return dirsync.Event{}, fmt.Errorf("workos event %q: created_at %q is not an RFC 3339 time", truncate(w.ID, 64), truncate(w.CreatedAt, 64))
 	}
 	ev.OccurredAt = t
 	if len(w.Data) == 0 || string(w.Data) == "null" {
-		return dirsync.Event{}, fmt.Errorf("workos event %q: missing data", w.ID)
+		return dirsync.Event{}, fmt.Errorf("workos event %q: missing data", truncate(w.ID, 64))
 	}
 	switch kind {
 	case dirsync.EventUserCreated, dirsync.EventUserUpdated, dirsync.EventUserDeleted:
 		var u wireUser
 		if err := json.Unmarshal(w.Data, &u); err != nil {
-			return dirsync.Event{}, fmt.Errorf("workos event %q: data: %w", w.ID, err)
+			return dirsync.Event{}, fmt.Errorf("workos event %q: data: %w", truncate(w.ID, 64), err)
 		}
 		rec, err := u.record()
 		if err != nil {
-			return dirsync.Event{}, fmt.Errorf("workos event %q: %w", w.ID, err)
+			return dirsync.Event{}, fmt.Errorf("workos event %q: %w", truncate(w.ID, 64), err)
 		}
 		ev.DirectoryID, ev.User = u.DirectoryID, &rec
 	case dirsync.EventGroupCreated, dirsync.EventGroupUpdated, dirsync.EventGroupDeleted:
 		var g wireGroup
 		if err := json.Unmarshal(w.Data, &g); err != nil {
-			return dirsync.Event{}, fmt.Errorf("workos event %q: data: %w", w.ID, err)
+			return dirsync.Event{}, fmt.Errorf("workos event %q: data: %w", truncate(w.ID, 64), err)
 		}
 		pg, err := g.group()
 		if err != nil {
-			return dirsync.Event{}, fmt.Errorf("workos event %q: %w", w.ID, err)
+			return dirsync.Event{}, fmt.Errorf("workos event %q: %w", truncate(w.ID, 64), err)
 		}
 		ev.DirectoryID, ev.Group = g.DirectoryID, &pg
 	case dirsync.EventGroupUserAdded, dirsync.EventGroupUserRemoved:
 		var m wireMembership
 		if err := json.Unmarshal(w.Data, &m); err != nil {
-			return dirsync.Event{}, fmt.Errorf("workos event %q: data: %w", w.ID, err)
+			return dirsync.Event{}, fmt.Errorf("workos event %q: data: %w", truncate(w.ID, 64), err)
 		}
 		if m.User == nil || m.Group == nil {
-			return dirsync.Event{}, fmt.Errorf("workos event %q: membership event needs data.user and data.group", w.ID)
+			return dirsync.Event{}, fmt.Errorf("workos event %q: membership event needs data.user and data.group", truncate(w.ID, 64))
 		}
 		rec, err := m.User.record()
 		if err != nil {
-			return dirsync.Event{}, fmt.Errorf("workos event %q: %w", w.ID, err)
+			return dirsync.Event{}, fmt.Errorf("workos event %q: %w", truncate(w.ID, 64), err)
 		}
 		pg, err := m.Group.group()
 		if err != nil {
-			return dirsync.Event{}, fmt.Errorf("workos event %q: %w", w.ID, err)
+			return dirsync.Event{}, fmt.Errorf("workos event %q: %w", truncate(w.ID, 64), err)
 		}
 		ev.DirectoryID = m.DirectoryID
 		if ev.DirectoryID == "" {
@@ -264,12 +264,12 @@ func decodeWireEvent(w *wireEvent, payload []byte) (dirsync.Event, error) {
 	case dirsync.EventDirectoryDeleted, dirsync.EventDirectoryActivate:
 		var d wireDirectory
 		if err := json.Unmarshal(w.Data, &d); err != nil {
-			return dirsync.Event{}, fmt.Errorf("workos event %q: data: %w", w.ID, err)
+			return dirsync.Event{}, fmt.Errorf("workos event %q: data: %w", truncate(w.ID, 64), err)
 		}
 		ev.DirectoryID = d.ID
 	}
 	if ev.DirectoryID == "" {
-		return dirsync.Event{}, fmt.Errorf("workos event %q: data names no directory", w.ID)
+		return dirsync.Event{}, fmt.Errorf("workos event %q: data names no directory", truncate(w.ID, 64))
 	}
 	ev.Payload = append(json.RawMessage(nil), payload...)
 	return ev, nil
