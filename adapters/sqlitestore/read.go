@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/directorysync/directorysync/search"
@@ -182,14 +183,25 @@ func (s *Store) GetUser(ctx context.Context, orgID, userID string) (store.User, 
 		return store.User{}, readErr("get user", err)
 	}
 	defer tx.Rollback()
-	uid, u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM dirsync_users u WHERE u.org = ? AND u.id = ?`, orgID, userID))
+	rows, err := s.query(ctx, tx, `SELECT `+userCols+` FROM dirsync_users u WHERE u.org = ? AND u.id = ?`, orgID, userID)
+	if err != nil {
+		return store.User{}, readErr("get user", err)
+	}
+	var uid int64
+	var u store.User
+	if rows.Next() {
+		uid, u, err = scanUser(rows)
+	} else if err = rows.Err(); err == nil {
+		err = sql.ErrNoRows
+	}
+	rows.Close()
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, fmt.Errorf("sqlitestore: get user: %w: org %q has no user %q", store.ErrNotFound, orgID, userID)
 	}
 	if err != nil {
 		return store.User{}, readErr("get user", err)
 	}
-	groups, err := groupsOf(ctx, tx, orgID, []int64{uid})
+	groups, err := s.groupsOf(ctx, tx, orgID, []int64{uid})
 	if err != nil {
 		return store.User{}, readErr("get user", err)
 	}
@@ -197,23 +209,30 @@ func (s *Store) GetUser(ctx context.Context, orgID, userID string) (store.User, 
 	return u, nil
 }
 
+// uidList is a JSON array of row IDs, for "IN (SELECT value FROM
+// json_each(?))": one statement text for any number of IDs.
+func uidList(uids []int64) string {
+	b := make([]byte, 0, 8*len(uids)+2)
+	b = append(b, '[')
+	for i, id := range uids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}
+
 // groupsOf returns the groups of the given users, each list sorted by name
 // then ID.
-func groupsOf(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, org string, uids []int64) (map[int64][]store.GroupRef, error) {
+func (s *Store) groupsOf(ctx context.Context, tx *sql.Tx, org string, uids []int64) (map[int64][]store.GroupRef, error) {
 	out := make(map[int64][]store.GroupRef, len(uids))
 	if len(uids) == 0 {
 		return out, nil
 	}
-	args := make([]any, 0, len(uids)+1)
-	args = append(args, org)
-	for _, id := range uids {
-		args = append(args, id)
-	}
-	rows, err := q.QueryContext(ctx, `SELECT m.uid, g.id, g.name FROM dirsync_members m
+	rows, err := s.query(ctx, tx, `SELECT m.uid, g.id, g.name FROM dirsync_members m
 		JOIN dirsync_groups g ON g.gid = m.gid
-		WHERE m.org = ? AND m.uid IN (`+placeholders(len(uids))+`) ORDER BY m.uid, g.name, g.id`, args...)
+		WHERE m.org = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid, g.name, g.id`, org, uidList(uids))
 	if err != nil {
 		return nil, err
 	}

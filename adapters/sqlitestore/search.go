@@ -168,7 +168,7 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	defer tx.Rollback()
 
 	args := append(w.args, q.Limit+1)
-	rows, err := tx.QueryContext(ctx, "SELECT u.uid FROM dirsync_users u WHERE "+w.sql()+" ORDER BY "+order+" LIMIT ?", args...)
+	rows, err := s.query(ctx, tx, "SELECT u.uid FROM dirsync_users u WHERE "+w.sql()+" ORDER BY "+order+" LIMIT ?", args...)
 	if err != nil {
 		return store.Page{}, readErr("search", err)
 	}
@@ -189,11 +189,11 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	if more {
 		uids = uids[:q.Limit]
 	}
-	users, err := usersByUID(ctx, tx, uids)
+	users, err := s.usersByUID(ctx, tx, uids)
 	if err != nil {
 		return store.Page{}, readErr("search", err)
 	}
-	groups, err := groupsOf(ctx, tx, orgID, uids)
+	groups, err := s.groupsOf(ctx, tx, orgID, uids)
 	if err != nil {
 		return store.Page{}, readErr("search", err)
 	}
@@ -216,16 +216,12 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	return page, nil
 }
 
-func usersByUID(ctx context.Context, tx *sql.Tx, uids []int64) (map[int64]store.User, error) {
+func (s *Store) usersByUID(ctx context.Context, tx *sql.Tx, uids []int64) (map[int64]store.User, error) {
 	out := make(map[int64]store.User, len(uids))
 	if len(uids) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(uids))
-	for i, id := range uids {
-		args[i] = id
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+userCols+" FROM dirsync_users u WHERE u.uid IN ("+placeholders(len(uids))+")", args...)
+	rows, err := s.query(ctx, tx, "SELECT "+userCols+" FROM dirsync_users u WHERE u.uid IN (SELECT value FROM json_each(?))", uidList(uids))
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +310,7 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 				GROUP BY x.` + c.folded + `) v`
 			args = append(args, w.args...)
 		}
-		if err := countInto(ctx, tx, c.out, query, args); err != nil {
+		if err := s.countInto(ctx, tx, c.out, query, args); err != nil {
 			return store.Facets{}, readErr("facets: "+c.label, err)
 		}
 	}
@@ -343,10 +339,10 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 			json_extract(j.value, '$[1]') AS f, count(*) AS n ` + from + ` GROUP BY 1, 2) v`
 		fieldArgs = append([]any{orgID}, w.args...)
 	}
-	if err := countInto(ctx, tx, f.Tag, tagQuery, tagArgs); err != nil {
+	if err := s.countInto(ctx, tx, f.Tag, tagQuery, tagArgs); err != nil {
 		return store.Facets{}, readErr("facets: tag", err)
 	}
-	rows, err := tx.QueryContext(ctx, fieldQuery, fieldArgs...)
+	rows, err := s.query(ctx, tx, fieldQuery, fieldArgs...)
 	if err != nil {
 		return store.Facets{}, readErr("facets: tag fields", err)
 	}
@@ -370,8 +366,8 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 	return f, nil
 }
 
-func countInto(ctx context.Context, tx *sql.Tx, out map[string]int, query string, args []any) error {
-	rows, err := tx.QueryContext(ctx, query, args...)
+func (s *Store) countInto(ctx context.Context, tx *sql.Tx, out map[string]int, query string, args []any) error {
+	rows, err := s.query(ctx, tx, query, args...)
 	if err != nil {
 		return err
 	}

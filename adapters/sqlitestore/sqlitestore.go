@@ -61,6 +61,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -126,6 +127,38 @@ type Store struct {
 	r   *sql.DB // readers
 	cfg Config
 	own bool // Close closes w and r
+
+	// stmts caches the readers' prepared statements by query text (each
+	// *sql.Stmt is prepared once per reader connection and reused).
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+}
+
+// maxCachedStmts bounds the statement cache; search queries vary with the
+// number of filter values, so the set of texts is large but finite.
+const maxCachedStmts = 512
+
+// query runs a read query inside tx through a cached prepared statement.
+func (s *Store) query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	s.stmtMu.Lock()
+	st, ok := s.stmts[q]
+	if !ok && len(s.stmts) < maxCachedStmts {
+		var err error
+		if st, err = s.r.PrepareContext(ctx, q); err != nil {
+			s.stmtMu.Unlock()
+			return nil, err
+		}
+		if s.stmts == nil {
+			s.stmts = make(map[string]*sql.Stmt)
+		}
+		s.stmts[q] = st
+		ok = true
+	}
+	s.stmtMu.Unlock()
+	if !ok {
+		return tx.QueryContext(ctx, q, args...)
+	}
+	return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -207,10 +240,17 @@ func dsn(path string, c Config, writer bool) string {
 
 // Close closes the database handles.
 func (s *Store) Close() error {
-	if !s.own {
-		return nil
+	s.stmtMu.Lock()
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	s.stmts = nil
+	s.stmtMu.Unlock()
+	if s.own {
+		errs = append(errs, s.r.Close(), s.w.Close())
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Store) now() time.Time { return s.cfg.Now().UTC() }
