@@ -412,4 +412,5 @@ func (t *tx) commit(o *org, fold func(string) string) {
 			o.addMember(m.UserID, m.GroupID)
 		}
 	}
+	o.flush()
 }

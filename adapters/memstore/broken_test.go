@@ -54,13 +54,18 @@ func TestLSMKeepsOrderAcrossMerges(t *testing.T) {
 		alive: func(v int) bool { return !dead[v] },
 	}
 	const n = 3*lsmMax + 17
-	for i := range n {
+	for i := range n - 500 {
 		x.insert((i * 7919) % n) // every value once, out of order
 		if i%5 == 0 {
 			dead[(i*7919)%n] = true
 			x.killed()
 		}
 	}
+	var batch []int
+	for i := n - 500; i < n; i++ {
+		batch = append(batch, (i*7919)%n)
+	}
+	x.insertMany(batch)
 	var got []int
 	for v := range x.from(func(v int) bool { return v >= 100 }) {
 		got = append(got, v)

@@ -216,12 +216,15 @@ func (x *valueIndex) count(folded string, st search.Status) int {
 	}
 }
 
-// lsmMax bounds the small sorted run of an lsm before it is merged.
+// lsmMax is the least size the small sorted run of an lsm may reach before
+// it is merged into the large slice; the run may also grow to a quarter of
+// the large slice, so that building a large collection merges only a
+// logarithmic number of times.
 const lsmMax = 2048
 
 // lsm is a sorted collection with cheap inserts: a large sorted slice and a
 // small sorted run of recent inserts, merged when the run (or the number of
-// dead entries) grows past lsmMax. Dead entries (alive reports false) are
+// dead entries) outgrows its bound. Dead entries (alive reports false) are
 // skipped when iterating and dropped when merging.
 type lsm[T any] struct {
 	big, small []T
@@ -230,10 +233,39 @@ type lsm[T any] struct {
 	alive      func(T) bool
 }
 
+func (x *lsm[T]) bound() int { return max(lsmMax, len(x.big)/4) }
+
 func (x *lsm[T]) insert(v T) {
 	i, _ := slices.BinarySearchFunc(x.small, v, x.cmp)
 	x.small = slices.Insert(x.small, i, v)
-	if len(x.small) > lsmMax {
+	if len(x.small) > x.bound() {
+		x.compact()
+	}
+}
+
+// insertMany inserts vs (which it sorts) in one merge with the small run.
+func (x *lsm[T]) insertMany(vs []T) {
+	if len(vs) < 16 {
+		for _, v := range vs {
+			x.insert(v)
+		}
+		return
+	}
+	slices.SortFunc(vs, x.cmp)
+	vs = slices.CompactFunc(vs, func(a, b T) bool { return x.cmp(a, b) == 0 })
+	merged := make([]T, 0, len(x.small)+len(vs))
+	i, j := 0, 0
+	for i < len(x.small) || j < len(vs) {
+		if j >= len(vs) || (i < len(x.small) && x.cmp(x.small[i], vs[j]) <= 0) {
+			merged = append(merged, x.small[i])
+			i++
+		} else {
+			merged = append(merged, vs[j])
+			j++
+		}
+	}
+	x.small = merged
+	if len(x.small) > x.bound() {
 		x.compact()
 	}
 }
@@ -249,7 +281,7 @@ func (x *lsm[T]) contains(v T) bool {
 
 // killed records that an entry died.
 func (x *lsm[T]) killed() {
-	if x.dead++; x.dead > lsmMax {
+	if x.dead++; x.dead > x.bound() {
 		x.compact()
 	}
 }
@@ -323,6 +355,11 @@ type org struct {
 	words   map[string]recSet // word → users
 	wordIdx *lsm[string]      // distinct words, sorted
 	orders  [4]*lsm[*userRec] // per sortIndex
+
+	// New users and words that index has not yet put in orders and
+	// wordIdx; flush inserts them in one merge per collection.
+	newRecs  []*userRec
+	newWords []string
 
 	groups      map[string]*store.Group
 	groupByExt  map[srcKey]*store.Group
@@ -452,13 +489,28 @@ func (o *org) index(r *userRec) {
 			set = recSet{}
 			o.words[w] = set
 			if !o.wordIdx.contains(w) {
-				o.wordIdx.insert(w)
+				o.newWords = append(o.newWords, w)
 			}
 		}
 		set[r] = struct{}{}
 	}
-	for _, x := range o.orders {
-		x.insert(r)
+	o.newRecs = append(o.newRecs, r)
+}
+
+// flush puts the users and words indexed since the last flush into the
+// sorted orders and the word list. Writers call it before releasing the
+// lock.
+func (o *org) flush() {
+	if len(o.newWords) > 0 {
+		o.wordIdx.insertMany(o.newWords)
+		o.newWords = o.newWords[:0]
+	}
+	if len(o.newRecs) > 0 {
+		for _, x := range o.orders {
+			x.insertMany(slices.Clone(o.newRecs))
+		}
+		clear(o.newRecs)
+		o.newRecs = o.newRecs[:0]
 	}
 }
 
