@@ -349,8 +349,14 @@ func decodeTags(s *string) ([]mapping.Tag, error) {
 // userCols are the columns of the users table in the order userArrays
 // fills them.
 const userCols = `org_id, id, source_id, external_id, idp_id, email, first_name, last_name, department, division, office, title,
-	tags, active, source, source_hash, profile_hash, mapping_version, provider_updated_at, version, created_at, updated_at,
+	tags, active, source_hash, profile_hash, mapping_version, provider_updated_at, version, created_at, updated_at,
 	deactivated_at, f_email, f_department, f_division, f_office, k_last, k_first`
+
+// userValues are the unnest columns of userUnnest in userCols order (all
+// but the source, which lives in user_sources).
+const userValues = `v.id, v.source_id, v.external_id, v.idp_id, v.email, v.first_name, v.last_name, v.department, v.division,
+	v.office, v.title, v.tags, v.active, v.source_hash, v.profile_hash, v.mapping_version, v.provider_updated_at, v.version,
+	v.created_at, v.updated_at, v.deactivated_at, v.f_email, v.f_department, v.f_division, v.f_office, v.k_last, v.k_first`
 
 const userUnnest = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
 	$10::text[], $11::text[], $12::text[], $13::text[], $14::bool[], $15::bytea[], $16::text[], $17::text[], $18::text[],
@@ -528,6 +534,7 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 	if len(delIDs) > 0 {
 		b.Queue(a.s.sql(`DELETE FROM {S}.users WHERE org_id = $1 AND id = ANY($2)`), a.org, delIDs)
 		b.Queue(a.s.sql(`DELETE FROM {S}.memberships WHERE org_id = $1 AND user_id = ANY($2)`), a.org, delIDs)
+		b.Queue(a.s.sql(`DELETE FROM {S}.user_sources WHERE org_id = $1 AND id = ANY($2)`), a.org, delIDs)
 	}
 	if len(side.delWord) > 0 {
 		b.Queue(a.s.sql(`DELETE FROM {S}.user_words w USING unnest($2::text[], $3::text[]) AS d(user_id, word)
@@ -542,18 +549,22 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 		b.Queue(a.s.sql(`UPDATE {S}.users u SET source_id = v.source_id, external_id = v.external_id, idp_id = v.idp_id,
 			email = v.email, first_name = v.first_name, last_name = v.last_name, department = v.department,
 			division = v.division, office = v.office, title = v.title, tags = v.tags, active = v.active,
-			source = v.source, source_hash = v.source_hash, profile_hash = v.profile_hash,
+			source_hash = v.source_hash, profile_hash = v.profile_hash,
 			mapping_version = v.mapping_version, provider_updated_at = v.provider_updated_at, version = v.version,
 			updated_at = v.updated_at, deactivated_at = v.deactivated_at, f_email = v.f_email,
 			f_department = v.f_department, f_division = v.f_division, f_office = v.f_office, k_last = v.k_last,
 			k_first = v.k_first
 			FROM `+userUnnest+` WHERE u.org_id = $1 AND u.id = v.id`), upd.args(a.org)...)
+		b.Queue(a.s.sql(`UPDATE {S}.user_sources s SET source = v.source FROM unnest($2::text[], $3::bytea[]) AS v(id, source)
+			WHERE s.org_id = $1 AND s.id = v.id AND s.source IS DISTINCT FROM v.source`), a.org, upd.id, upd.source)
 	}
 	insAt := -1
 	if len(ins.id) > 0 && a.careful {
 		insAt = b.Len()
-		b.Queue(a.s.sql(`INSERT INTO {S}.users (`+userCols+`) SELECT $1, v.* FROM `+userUnnest+`
+		b.Queue(a.s.sql(`INSERT INTO {S}.users (`+userCols+`) SELECT $1, `+userValues+` FROM `+userUnnest+`
 			ON CONFLICT DO NOTHING RETURNING id`), ins.args(a.org)...)
+		b.Queue(a.s.sql(`INSERT INTO {S}.user_sources (org_id, id, source) SELECT $1, * FROM unnest($2::text[], $3::bytea[])`),
+			a.org, ins.id, ins.source)
 	}
 	if a.careful {
 		if len(side.word) > 0 {
@@ -578,6 +589,10 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 	if len(ins.id) > 0 {
 		if err := a.copy(ctx, "users", splitCols(userCols), &userSource{org: a.org, ua: &ins}); err != nil {
 			return err
+		}
+		if _, err := a.tx.CopyFrom(ctx, pgx.Identifier{a.s.cfg.Schema, "user_sources"}, []string{"org_id", "id", "source"},
+			pgx.CopyFromSlice(len(ins.id), func(i int) ([]any, error) { return []any{a.org, ins.id[i], ins.source[i]}, nil })); err != nil {
+			return applyErr("user", -1, "", interpretError(err))
 		}
 	}
 	if len(side.word) > 0 {
@@ -923,7 +938,7 @@ func (u *userSource) Err() error { return nil }
 func (u *userSource) Values() ([]any, error) {
 	k, ua := u.i-1, u.ua
 	return []any{u.org, ua.id[k], ua.sourceID[k], ua.externalID[k], ua.idpID[k], ua.email[k], ua.first[k], ua.last[k],
-		ua.dept[k], ua.div[k], ua.office[k], ua.title[k], ua.tags[k], ua.active[k], ua.source[k], ua.sourceHash[k],
+		ua.dept[k], ua.div[k], ua.office[k], ua.title[k], ua.tags[k], ua.active[k], ua.sourceHash[k],
 		ua.profileHash[k], ua.mappingVersion[k], ua.pua[k], ua.version[k], ua.created[k], ua.updated[k],
 		ua.deactivated[k], ua.fEmail[k], ua.fDept[k], ua.fDiv[k], ua.fOffice[k], ua.kLast[k], ua.kFirst[k]}, nil
 }

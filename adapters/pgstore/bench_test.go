@@ -119,7 +119,7 @@ type rowStats struct {
 func rowState(b *testing.B, s *Store) rowStats {
 	b.Helper()
 	var st rowStats
-	for _, t := range []string{"users", "user_words", "user_tags", "changes", "counters"} {
+	for _, t := range []string{"users", "user_sources", "user_words", "user_tags", "changes", "counters"} {
 		var rows, locked, maxXmin int64
 		err := s.pool.QueryRow(context.Background(), s.sql(`SELECT count(*), count(*) FILTER (WHERE xmax::text <> '0'),
 			coalesce(max(xmin::text::bigint), 0) FROM {S}.`+t)).Scan(&rows, &locked, &maxXmin)
@@ -136,7 +136,7 @@ func rowState(b *testing.B, s *Store) rowStats {
 // rawRows are the rows of every table for a set of users, computed before
 // the clock starts.
 type rawRows struct {
-	users, words, tags, changes [][][]any // per batch, per row
+	users, sources, words, tags, changes [][][]any // per batch, per row
 }
 
 func rawRowsOf(users []store.User, now int64) rawRows {
@@ -145,17 +145,14 @@ func rawRowsOf(users []store.User, now int64) rawRows {
 	for start := 0; start < len(users); start += applyBatch {
 		batch := users[start:min(start+applyBatch, len(users))]
 		var ua userArrays
-		var ur, wr, tr, cr [][]any
+		var ur, sr, wr, tr, cr [][]any
 		for k := range batch {
 			u := &batch[k]
 			ua.add(u, 1, now, now)
-			args := ua.args(u.OrgID)
-			row := make([]any, len(args))
-			row[0] = u.OrgID
-			for c := 1; c < len(args); c++ {
-				row[c] = sliceAt(args[c], k)
-			}
+			src := &userSource{org: u.OrgID, ua: &ua, i: k + 1}
+			row, _ := src.Values()
 			ur = append(ur, row)
+			sr = append(sr, []any{u.OrgID, u.ID, ua.source[k]})
 			for _, w := range search.Words(u.FirstName, u.LastName, u.Email) {
 				wr = append(wr, []any{u.OrgID, w, u.ID})
 			}
@@ -165,33 +162,16 @@ func rawRowsOf(users []store.User, now int64) rawRows {
 			seq++
 			cr = append(cr, []any{u.OrgID, seq, string(store.ChangeCreated), u.ID, nil, encodeFields(map[string]any{"email": u.Email}), "run-1", now})
 		}
-		r.users, r.words, r.tags, r.changes = append(r.users, ur), append(r.words, wr), append(r.tags, tr), append(r.changes, cr)
+		r.users, r.sources = append(r.users, ur), append(r.sources, sr)
+		r.words, r.tags, r.changes = append(r.words, wr), append(r.tags, tr), append(r.changes, cr)
 	}
 	return r
-}
-
-func sliceAt(s any, k int) any {
-	switch v := s.(type) {
-	case []string:
-		return v[k]
-	case []*string:
-		return v[k]
-	case []bool:
-		return v[k]
-	case [][]byte:
-		return v[k]
-	case []*int64:
-		return v[k]
-	case []int64:
-		return v[k]
-	}
-	panic(fmt.Sprintf("sliceAt: %T", s))
 }
 
 // rawLoad is the raw database limit: per batch, one transaction that
 // COPYs the rows into temporary tables and merges each into its table.
 func rawLoad(ctx context.Context, s *Store, org string, r rawRows) error {
-	userColNames := strings.Fields(strings.ReplaceAll(userCols, ",", " "))
+	userColNames := splitCols(userCols)
 	var last int64
 	for bi := range r.users {
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -202,6 +182,7 @@ func rawLoad(ctx context.Context, s *Store, org string, r rawRows) error {
 				merge string
 			}{
 				{"users", userColNames, r.users[bi], `ON CONFLICT (org_id, id) DO UPDATE SET email = excluded.email, version = excluded.version`},
+				{"user_sources", []string{"org_id", "id", "source"}, r.sources[bi], `ON CONFLICT (org_id, id) DO UPDATE SET source = excluded.source`},
 				{"user_words", []string{"org_id", "word", "user_id"}, r.words[bi], `ON CONFLICT DO NOTHING`},
 				{"user_tags", []string{"org_id", "f_value", "user_id", "field", "value"}, r.tags[bi], `ON CONFLICT DO NOTHING`},
 				{"changes", []string{"org_id", "seq", "kind", "subject_id", "before", "after", "cause", "at"}, r.changes[bi], `ON CONFLICT DO NOTHING`},

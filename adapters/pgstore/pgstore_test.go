@@ -40,6 +40,7 @@ func testPool(t testing.TB) *pgxpool.Pool {
 			return
 		}
 		cfg.MaxConns = 16
+		cfg.ConnConfig.RuntimeParams["jit"] = "off" // as Open does
 		pool, poolErr = pgxpool.NewWithConfig(context.Background(), cfg)
 	})
 	if poolErr != nil {

@@ -17,7 +17,8 @@ import (
 
 // userSelect selects the columns scanUser reads, from users aliased u.
 const userSelect = `u.org_id, u.id, u.source_id, u.external_id, u.idp_id, u.email, u.first_name, u.last_name,
-	u.department, u.division, u.office, u.title, u.tags, u.active, u.source, u.source_hash, u.profile_hash,
+	u.department, u.division, u.office, u.title, u.tags, u.active,
+	(SELECT s.source FROM {S}.user_sources s WHERE s.org_id = u.org_id AND s.id = u.id), u.source_hash, u.profile_hash,
 	u.mapping_version, u.provider_updated_at, u.version, u.created_at, u.updated_at, u.deactivated_at`
 
 func scanUser(row pgx.Row) (store.User, error) {
@@ -704,7 +705,7 @@ func (s *Store) PurgeOrg(ctx context.Context, orgID string) error {
 		return err
 	}
 	return interpretError(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, t := range []string{"user_words", "user_tags", "memberships", "users", "groups", "changes", "counters",
+		for _, t := range []string{"user_words", "user_tags", "memberships", "user_sources", "users", "groups", "changes", "counters",
 			"runs", "parked_events", "events", "tombstones", "leases", "source_states"} {
 			if _, err := tx.Exec(ctx, s.sql(`DELETE FROM {S}.`+t+` WHERE org_id = $1`), orgID); err != nil {
 				return fmt.Errorf("pgstore: purge %s: %w", t, err)

@@ -158,8 +158,8 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 		if q.Sort == search.SortID {
 			w.conds = append(w.conds, "u.id > "+w.arg(pos.ID))
 		} else {
-			k, id := w.arg(pos.Key), w.arg(pos.ID)
-			w.conds = append(w.conds, "("+key+" > "+k+" OR ("+key+" = "+k+" AND u.id > "+id+"))")
+			// A row comparison is one index range on (org, key, id).
+			w.conds = append(w.conds, "("+key+", u.id) > ("+w.arg(pos.Key)+", "+w.arg(pos.ID)+")")
 		}
 	}
 	order := key + ", u.id"
