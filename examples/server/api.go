@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -31,6 +32,9 @@ type api struct {
 	log    *slog.Logger
 	runCtx context.Context // syncs started by requests outlive them, not the server
 	wg     *sync.WaitGroup
+	// stopping is closed when the server shuts down: a request waiting for
+	// a sync then answers 202 at once. Nil never closes.
+	stopping <-chan struct{}
 }
 
 // routes registers the API on mux.
@@ -192,9 +196,13 @@ func (a *api) groups(w http.ResponseWriter, r *http.Request, o *app.Org) {
 // the finished run if it ends in time, and 202 otherwise.
 func (a *api) startSync(w http.ResponseWriter, r *http.Request, o *app.Org) {
 	qv := r.URL.Query()
-	for k := range qv {
+	for k, vs := range qv {
 		if k != "dry_run" && k != "wait" {
 			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("unknown parameter %q", truncate(k, 64)))
+			return
+		}
+		if len(vs) > 1 {
+			writeError(w, http.StatusBadRequest, "bad_request", k+": given more than once")
 			return
 		}
 	}
@@ -252,6 +260,7 @@ func (a *api) startSync(w http.ResponseWriter, r *http.Request, o *app.Org) {
 			a.syncResult(w, r, res.run, res.err)
 			return
 		case <-timer.C:
+		case <-a.stopping:
 		case <-r.Context().Done():
 			return
 		}
@@ -449,24 +458,32 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes))
-		case err.Error() == "EOF":
-			return true // an empty body means defaults
-		default:
-			writeError(w, http.StatusBadRequest, "bad_request", "invalid JSON body: "+err.Error())
-		}
-		return false
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) {
+		return true // an empty body means defaults
 	}
-	return true
+	if err == nil {
+		// One document only: what follows it would otherwise be ignored.
+		var extra json.RawMessage
+		if err = dec.Decode(&extra); errors.Is(err, io.EOF) {
+			return true
+		} else if err == nil {
+			err = errors.New("content after the JSON document")
+		}
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes))
+	} else {
+		writeError(w, http.StatusBadRequest, "bad_request", "invalid JSON body: "+err.Error())
+	}
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)

@@ -52,7 +52,7 @@ func TestBrowser(t *testing.T) {
 	var wg sync.WaitGroup
 	defer func() { cancelRuns(); wg.Wait() }()
 	auth, _ := newAuthenticator(nil, os.Getenv)
-	mux, err := newMux(a, auth, logger, os.Getenv, runCtx, &wg)
+	mux, err := newMux(a, auth, logger, os.Getenv, runCtx, &wg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer cancelRuns()
 	var wg sync.WaitGroup
 
-	mux, err := newMux(a, auth, logger, getenv, runCtx, &wg)
+	stopping := make(chan struct{})
+	mux, err := newMux(a, auth, logger, getenv, runCtx, &wg, stopping)
 	if err != nil {
 		return err
 	}
@@ -97,15 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           logRequests(logger, mux),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      maxSyncWait + 30*time.Second, // a sync with wait answers late
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(logRequests(logger, mux), logger, stopping)
 
 	sched, err := dirsync.NewScheduler(a.Store, schedulerJobs(a), dirsync.SchedulerConfig{Logger: logger})
 	if err != nil {
@@ -144,11 +137,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return err
 }
 
+// newHTTPServer is the server of handler with its bounds: header, body-read
+// and write timeouts, a header size limit, and errors to logger. Shutdown
+// closes stopping, so that requests waiting for a sync answer at once
+// instead of holding the shutdown for up to maxSyncWait.
+func newHTTPServer(handler http.Handler, logger *slog.Logger, stopping chan struct{}) *http.Server {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      maxSyncWait + 30*time.Second, // a sync with wait answers late
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	var once sync.Once
+	srv.RegisterOnShutdown(func() { once.Do(func() { close(stopping) }) })
+	return srv
+}
+
 // newMux routes the API, the webhook endpoint and the page. Syncs started
-// by requests run under runCtx and are counted in wg.
-func newMux(a *app.App, auth *authenticator, logger *slog.Logger, getenv func(string) string, runCtx context.Context, wg *sync.WaitGroup) (*http.ServeMux, error) {
+// by requests run under runCtx and are counted in wg; requests waiting for
+// one stop waiting when stopping is closed.
+func newMux(a *app.App, auth *authenticator, logger *slog.Logger, getenv func(string) string, runCtx context.Context, wg *sync.WaitGroup, stopping <-chan struct{}) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	(&api{app: a, auth: auth, log: logger, runCtx: runCtx, wg: wg}).routes(mux)
+	(&api{app: a, auth: auth, log: logger, runCtx: runCtx, wg: wg, stopping: stopping}).routes(mux)
 	if err := routeWebhooks(mux, a, getenv, logger); err != nil {
 		return nil, err
 	}
@@ -236,3 +249,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap gives http.ResponseController the underlying writer (flushing,
+// deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

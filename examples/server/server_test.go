@@ -27,7 +27,7 @@ import (
 // testServer is the reference server on a memory store with two file orgs
 // (acme, globex) and one WorkOS org (initech) whose API is never called.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	app  *app.App
 	srv  *httptest.Server
 	dir  string
@@ -36,7 +36,7 @@ type testServer struct {
 
 const adminToken, acmeToken = "admin-token", "acme-token"
 
-func writePeople(t *testing.T, path string, n int) {
+func writePeople(t testing.TB, path string, n int) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("id,first,last,email,dept,office,team,groups\n")
@@ -49,7 +49,7 @@ func writePeople(t *testing.T, path string, n int) {
 	}
 }
 
-func newTestServer(t *testing.T, withAuth bool) *testServer {
+func newTestServer(t testing.TB, withAuth bool) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	writePeople(t, filepath.Join(dir, "acme.csv"), 30)
@@ -106,7 +106,7 @@ auth:
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	mux, err := newMux(a, auth, logger, getenv, runCtx, &wg)
+	mux, err := newMux(a, auth, logger, getenv, runCtx, &wg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
