@@ -227,6 +227,7 @@ func dsn(path string, c Config, writer bool) string {
 	cache := c.CacheSizeKiB
 	if writer {
 		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "wal_autocheckpoint(16384)")
 		q.Set("_txlock", "immediate")
 	} else {
 		cache /= 4
