@@ -71,9 +71,10 @@ type Query struct {
 type Error struct {
 	Field   string // the parameter or field, e.g. "limit", "department", "cursor"
 	Pos     int    // 1-based byte position in a search-box string, or 0
-	Message string
+	Message string // what was wrong
 }
 
+// Error names the field, the position when there is one, and the problem.
 func (e *Error) Error() string {
 	if e.Pos > 0 {
 		return fmt.Sprintf("search: %s at position %d: %s", e.Field, e.Pos, e.Message)

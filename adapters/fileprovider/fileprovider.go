@@ -266,10 +266,13 @@ func (p *Provider) name() string {
 
 // LineError is a bad row, by its 1-based line number.
 type LineError struct {
+	// Line is the 1-based line number of the row.
 	Line int
-	Msg  string
+	// Msg says what is wrong with it.
+	Msg string
 }
 
+// Error is "line N: message".
 func (e LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
 // ParseError is a listing that failed on bad rows.
@@ -280,6 +283,7 @@ type ParseError struct {
 	More int
 }
 
+// Error lists the bad rows.
 func (e *ParseError) Error() string {
 	var b strings.Builder
 	b.WriteString("fileprovider: bad rows: ")

@@ -17,7 +17,10 @@ import (
 
 // StateStore keeps the poller's cursor; store.Store implements it.
 type StateStore interface {
+	// SourceState returns the source's state (the zero state, with the
+	// IDs set, when none was stored).
 	SourceState(ctx context.Context, orgID, sourceID string) (store.SourceState, error)
+	// PutSourceState stores the source's state.
 	PutSourceState(ctx context.Context, st store.SourceState) error
 }
 

@@ -335,10 +335,14 @@ func (p *Provider) get(ctx context.Context, path string, q url.Values) ([]byte, 
 
 // HTTPError is a non-200 answer of the WorkOS API.
 type HTTPError struct {
-	Status  int
+	// Status is the HTTP status code.
+	Status int
+	// Message is WorkOS's error code and message, at most 200 bytes; empty
+	// when the body held none.
 	Message string
 }
 
+// Error is "HTTP <status> <text>[: <message>]".
 func (e *HTTPError) Error() string {
 	if e.Message == "" {
 		return fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))

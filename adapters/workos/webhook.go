@@ -23,6 +23,7 @@ import (
 // must have stored the event (applied, marked or parked) before it returns
 // nil, so that the event may be acknowledged.
 type EventApplier interface {
+	// ApplyEvent applies ev, or parks or ignores it, and stores that it did.
 	ApplyEvent(ctx context.Context, ev dirsync.Event) (dirsync.EventResult, error)
 }
 

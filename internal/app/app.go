@@ -41,8 +41,10 @@ type Options struct {
 
 // App is a configuration brought to life.
 type App struct {
+	// Config is the configuration the app was opened with.
 	Config config.File
-	Store  store.Store
+	// Store is the store named by Config.Store.
+	Store store.Store
 	// Orgs in configuration order.
 	Orgs   []*Org
 	byID   map[string]*Org
@@ -52,10 +54,14 @@ type App struct {
 
 // Org is one configured org with its running parts.
 type Org struct {
-	Config   config.Org
+	// Config is the org's configuration.
+	Config config.Org
+	// Provider is the org's provider (wrapped by Options.WrapProvider).
 	Provider dirsync.Provider
-	Mapping  *mapping.Mapping
-	Syncer   *dirsync.Syncer
+	// Mapping is the org's compiled mapping.
+	Mapping *mapping.Mapping
+	// Syncer syncs the org and applies its events.
+	Syncer *dirsync.Syncer
 	// WorkOS is the provider when the org's type is workos, for its events
 	// poller; nil otherwise.
 	WorkOS *workos.Provider

@@ -38,18 +38,26 @@ type File struct {
 	Store string `json:"store,omitempty" yaml:"store,omitempty"`
 	// Listen is the server's address. Defaults to "127.0.0.1:8080".
 	Listen string `json:"listen,omitempty" yaml:"listen,omitempty"`
-	Orgs   []Org  `json:"orgs" yaml:"orgs"`
-	Auth   *Auth  `json:"auth,omitempty" yaml:"auth,omitempty"`
+	// Orgs are the customer organisations; at least one.
+	Orgs []Org `json:"orgs" yaml:"orgs"`
+	// Auth declares the API tokens; without it the server listens on
+	// loopback only.
+	Auth *Auth `json:"auth,omitempty" yaml:"auth,omitempty"`
 }
 
 // Org is one customer organisation.
 type Org struct {
 	// ID is the host's org ID: 1 to 64 characters of [a-z0-9_-].
-	ID       string         `json:"id" yaml:"id"`
-	Name     string         `json:"name,omitempty" yaml:"name,omitempty"`
-	Provider Provider       `json:"provider" yaml:"provider"`
-	Mapping  mapping.Config `json:"mapping,omitzero" yaml:"mapping,omitempty"`
-	Sync     Sync           `json:"sync,omitzero" yaml:"sync,omitempty"`
+	ID string `json:"id" yaml:"id"`
+	// Name is the display name. Defaults to ID.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Provider says where the org's people come from.
+	Provider Provider `json:"provider" yaml:"provider"`
+	// Mapping maps provider records to profiles. Defaults to the
+	// provider's preset (workos, demo); a file provider needs one.
+	Mapping mapping.Config `json:"mapping,omitzero" yaml:"mapping,omitempty"`
+	// Sync configures the scheduled reconcile and its guard.
+	Sync Sync `json:"sync,omitzero" yaml:"sync,omitempty"`
 }
 
 // Provider types.
@@ -75,8 +83,10 @@ type Provider struct {
 	IDField string `json:"id_field,omitempty" yaml:"id_field,omitempty"`
 	// StateField, GroupsField and UpdatedAtField are optional columns (type
 	// file), see adapters/fileprovider.
-	StateField     string `json:"state_field,omitempty" yaml:"state_field,omitempty"`
-	GroupsField    string `json:"groups_field,omitempty" yaml:"groups_field,omitempty"`
+	StateField string `json:"state_field,omitempty" yaml:"state_field,omitempty"`
+	// GroupsField: see StateField.
+	GroupsField string `json:"groups_field,omitempty" yaml:"groups_field,omitempty"`
+	// UpdatedAtField: see StateField.
 	UpdatedAtField string `json:"updated_at_field,omitempty" yaml:"updated_at_field,omitempty"`
 }
 
@@ -85,7 +95,8 @@ type Sync struct {
 	// Interval is the full reconcile period, jittered. Defaults to 24h; at
 	// least 1m.
 	Interval Duration `json:"interval,omitzero" yaml:"interval,omitempty"`
-	Guard    Guard    `json:"guard,omitzero" yaml:"guard,omitempty"`
+	// Guard bounds the deactivations one sync may apply.
+	Guard Guard `json:"guard,omitzero" yaml:"guard,omitempty"`
 }
 
 // Guard bounds the deactivations one sync may apply without approval.
@@ -100,15 +111,19 @@ type Guard struct {
 // Auth declares the API tokens. Without it the server listens on loopback
 // only.
 type Auth struct {
+	// Tokens are the accepted bearer tokens; at least one.
 	Tokens []Token `json:"tokens" yaml:"tokens"`
 }
 
 // Token is one API token, given by its SHA-256 (hex) or read from an
 // environment variable, scoped to orgs (or ["*"] for all).
 type Token struct {
-	SHA256 string   `json:"sha256,omitempty" yaml:"sha256,omitempty"`
-	Env    string   `json:"env,omitempty" yaml:"env,omitempty"`
-	Orgs   []string `json:"orgs" yaml:"orgs"`
+	// SHA256 is the token's SHA-256, 64 hexadecimal digits.
+	SHA256 string `json:"sha256,omitempty" yaml:"sha256,omitempty"`
+	// Env names the environment variable holding the token itself.
+	Env string `json:"env,omitempty" yaml:"env,omitempty"`
+	// Orgs are the org IDs the token may see, or ["*"] for all.
+	Orgs []string `json:"orgs" yaml:"orgs"`
 }
 
 // Duration is a time.Duration written as "24h" or "90m".

@@ -9,7 +9,9 @@ import (
 // Clock is the fake's time source. It has the shape of adapters/workos.Clock,
 // so one VirtualClock can drive both the fake and the client's pacing.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
+	// Sleep waits d, or until ctx is done (returning its error).
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
