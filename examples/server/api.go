@@ -351,14 +351,24 @@ func (a *api) listParked(w http.ResponseWriter, r *http.Request, o *app.Org) {
 
 func (a *api) approveParked(w http.ResponseWriter, r *http.Request, o *app.Org) {
 	var body struct {
-		IDs *[]string `json:"ids"`
+		IDs json.RawMessage `json:"ids"`
 	}
 	if !readJSON(w, r, &body) {
 		return
 	}
 	var ids []string
 	if body.IDs != nil {
-		ids = *body.IDs
+		// An explicit null is refused rather than read as "omitted": a
+		// client marshalling an empty (nil) list would otherwise approve
+		// every parked event, dsync.deleted among them.
+		if string(body.IDs) == "null" {
+			writeError(w, http.StatusBadRequest, "bad_request", "ids: null is not a list; omit ids to approve every parked event")
+			return
+		}
+		if err := json.Unmarshal(body.IDs, &ids); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "ids: not a list of strings")
+			return
+		}
 		if len(ids) == 0 {
 			writeJSON(w, http.StatusOK, map[string]int{"applied": 0})
 			return

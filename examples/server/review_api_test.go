@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/directorysync/directorysync/dirsync"
 	"github.com/directorysync/directorysync/internal/app"
 	"github.com/directorysync/directorysync/internal/config"
 )
@@ -36,6 +37,24 @@ func TestReviewRequestParsing(t *testing.T) {
 			if r.body["applied"] != float64(0) {
 				t.Errorf("body %q: %s", body, r.raw)
 			}
+		}
+	})
+	t.Run("ExplicitNullIDsIs400AndApprovesNothing", func(t *testing.T) {
+		o, _ := s.app.Org("acme")
+		if res, err := o.Syncer.ApplyEvent(context.Background(), dirsync.Event{ID: "event_null", Kind: dirsync.EventDirectoryDeleted,
+			DirectoryID: "dir", OccurredAt: time.Now(), Payload: json.RawMessage(`{}`)}); err != nil || res.Outcome != dirsync.EventParked {
+			t.Fatalf("%v %v", res, err)
+		}
+		for _, body := range []string{`{"ids":null}`, `{"ids": null }`, `{"ids":"event_null"}`, `{"ids":[1]}`} {
+			wantStatus(t, s.do("POST", approve, "", strings.NewReader(body)), 400, "bad_request")
+		}
+		if n := len(data(s.get("/v1/orgs/acme/events/parked"))); n != 1 {
+			t.Fatalf("%d parked events left, want 1", n)
+		}
+		r := s.do("POST", approve, "", strings.NewReader(`{"ids":["event_null"]}`))
+		wantStatus(t, r, 200, "")
+		if r.body["applied"] != float64(1) {
+			t.Fatalf("%s", r.raw)
 		}
 	})
 	t.Run("ARepeatedSyncParameterIs400", func(t *testing.T) {
