@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -28,7 +29,8 @@ type Config struct {
 	APIKey string
 	// DirectoryID is the WorkOS directory (directory_…). Required.
 	DirectoryID string
-	// BaseURL is the API endpoint. Defaults to DefaultBaseURL.
+	// BaseURL is the API endpoint: https, or plain http to a loopback
+	// address only (test servers). Defaults to DefaultBaseURL.
 	BaseURL string
 	// Transport paces and retries requests. Share one Transport among the
 	// providers of one API key so that the per-key limit holds. Defaults to
@@ -91,7 +93,19 @@ func (c *Config) validate() error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("BaseURL %q is not an http(s) URL", c.BaseURL)
 	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("BaseURL %q is plain http to another machine: the API key would travel in clear; use https (http is for loopback test servers only)", c.BaseURL)
+	}
 	return nil
+}
+
+// isLoopbackHost reports whether host names this machine.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // String describes the config with the API key redacted.

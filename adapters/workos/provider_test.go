@@ -390,6 +390,7 @@ func TestConfig(t *testing.T) {
 			"page size":    {APIKey: "k", DirectoryID: "d", PageSize: 101},
 			"order":        {APIKey: "k", DirectoryID: "d", Order: "sideways"},
 			"base url":     {APIKey: "k", DirectoryID: "d", BaseURL: "ftp://x"},
+			"plain http":   {APIKey: "k", DirectoryID: "d", BaseURL: "http://api.workos.com"},
 		} {
 			if _, err := workos.NewProvider(cfg); err == nil || !strings.HasPrefix(err.Error(), "invalid config: ") {
 				t.Errorf("%s: err = %v", name, err)
