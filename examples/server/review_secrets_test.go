@@ -158,7 +158,10 @@ auth:
 		{"GET", "/v1/orgs", bearer(tokAdmin), 200},
 		{"GET", "/v1/orgs/acme/users?q=a", bearer(tokAcme), 200},
 		{"GET", "/v1/orgs/initech/users", bearer(tokAcme), 404},
-		{"POST", "/v1/orgs/initech/sync?wait=30s", bearer(tokAdmin), 200}, // fails: the fake refuses the key
+		// Fails (the fake refuses the key), or 409 while the scheduler's or
+		// the poller's sync of initech runs: either way WorkOS errors are
+		// logged.
+		{"POST", "/v1/orgs/initech/sync?wait=30s", bearer(tokAdmin), -1},
 		{"GET", "/v1/orgs", bearer(tokWrong), 401},
 		{"GET", "/v1/orgs", http.Header{"Authorization": {tokAcme}}, 401},            // no scheme
 		{"GET", "/v1/orgs", http.Header{"Authorization": {"Basic " + tokAcme}}, 401}, // wrong scheme
@@ -166,8 +169,12 @@ auth:
 		{"GET", "/v1/orgs/acme/nothing", bearer(tokWrong), 401},
 		{"GET", "/v1/orgs/acme/users?cursor=" + url.QueryEscape(tokWrong), bearer(tokAcme), 400},
 	} {
-		if got := do(tc.method, tc.path, tc.header, nil); got != tc.want {
-			t.Errorf("%s %s: status %d, want %d", tc.method, tc.path, got, tc.want)
+		got := do(tc.method, tc.path, tc.header, nil)
+		if tc.want == -1 && (got == 200 || got == 409) {
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("%s %s: status %d, want %d; the server logged:\n%.3000s", tc.method, tc.path, got, tc.want, stderr)
 		}
 	}
 	event := []byte(`{"id":"event_01","event":"dsync.user.created","data":{"directory_id":"directory_01REVIEW"},"created_at":"2026-01-01T00:00:00Z"}`)
@@ -209,8 +216,7 @@ auth:
 
 // postgresWithPassword returns the test database's DSN with a password in
 // its userinfo and another in its query (trust auth ignores both), and a
-// search_path to a fresh schema so the server's migrations touch nothing
-// shared.
+// fresh dirsync_schema so the server's migrations touch nothing shared.
 func postgresWithPassword(t *testing.T, dsn string) string {
 	t.Helper()
 	u, err := url.Parse(dsn)
@@ -237,7 +243,7 @@ func postgresWithPassword(t *testing.T, dsn string) string {
 	u.User = url.UserPassword(u.User.Username(), dsnPassword)
 	q := u.Query()
 	q.Set("sslpassword", dsnPassword+"_2")
-	q.Set("search_path", schema)
+	q.Set("dirsync_schema", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
 }

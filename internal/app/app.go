@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 
@@ -107,8 +108,10 @@ func (a *App) Org(id string) (*Org, bool) {
 func (a *App) Close() error { return a.closer() }
 
 // OpenStore opens a store from a DSN: "sqlite:PATH", "postgres://…" (or
-// "postgresql://…"), or "memory:". SQL stores are migrated. The returned
-// func closes it.
+// "postgresql://…"), or "memory:". SQL stores are migrated. A Postgres DSN
+// may name the schema of the store's tables with a dirsync_schema query
+// parameter (default "dirsync"), so that several deployments share one
+// database. The returned func closes it.
 func OpenStore(ctx context.Context, dsn string) (store.Store, func() error, error) {
 	switch {
 	case dsn == "memory:" || dsn == "memory":
@@ -121,7 +124,8 @@ func OpenStore(ctx context.Context, dsn string) (store.Store, func() error, erro
 		}
 		return s, s.Close, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		s, err := pgstore.Open(ctx, dsn)
+		dsn, schema := splitSchema(dsn)
+		s, err := pgstore.Open(ctx, dsn, pgstore.Config{Schema: schema})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -132,6 +136,24 @@ func OpenStore(ctx context.Context, dsn string) (store.Store, func() error, erro
 		return s, func() error { s.Close(); return nil }, nil
 	}
 	return nil, nil, fmt.Errorf("store %q is not sqlite:PATH, postgres://… or memory:", config.RedactDSN(dsn))
+}
+
+// splitSchema takes the dirsync_schema parameter out of a Postgres DSN
+// (PostgreSQL would refuse it as an unknown setting). A DSN that does not
+// parse is returned as it is, for pgx to report.
+func splitSchema(dsn string) (string, string) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn, ""
+	}
+	q := u.Query()
+	if !q.Has("dirsync_schema") {
+		return dsn, ""
+	}
+	schema := q.Get("dirsync_schema")
+	q.Del("dirsync_schema")
+	u.RawQuery = q.Encode()
+	return u.String(), schema
 }
 
 func (a *App) buildOrg(oc config.Org, opts Options, transport **workos.Transport) (*Org, error) {
