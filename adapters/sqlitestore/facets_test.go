@@ -54,6 +54,7 @@ func TestFacetCountsFollowUpdatesAndDeletes(t *testing.T) {
 			"DepartmentFilter": {Status: status, Departments: []string{"engineering"}},
 			"TagFilter":        {Status: status, Tags: []string{"NYC"}},
 			"TextFilter":       {Status: status, Text: "a"},
+			"EveryFilterKind":  {Status: status, Departments: []string{"Engineering", "sales"}, Tags: []string{"nyc", "full-time"}, Text: "e"},
 		} {
 			t.Run(string(status)+"/"+name, func(t *testing.T) {
 				t.Parallel()

@@ -284,24 +284,35 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		Tag:        map[string]int{},
 		TagFields:  map[string]map[string]int{},
 	}
+	// Facets whose own filter is empty all count the people the whole query
+	// matches: one statement reads those people's rows once for all of them.
+	var shared []string
+	var sharedArgs []any
 	for _, c := range []struct {
 		skip          facet
 		folded, label string
+		own           []string
 		out           map[string]int
 	}{
-		{facetDepartment, "f_department", "department", f.Department},
-		{facetDivision, "f_division", "division", f.Division},
-		{facetOffice, "f_office", "office", f.Office},
+		{facetDepartment, "f_department", "department", q.Departments, f.Department},
+		{facetDivision, "f_division", "division", q.Divisions, f.Division},
+		{facetOffice, "f_office", "office", q.Offices, f.Office},
 	} {
 		label := `(SELECT l.value FROM dirsync_facet_counts l WHERE l.org = ? AND l.facet = ? AND l.folded = v.f AND l.n > 0
 			ORDER BY l.value LIMIT 1)`
 		var query string
 		args := []any{orgID, c.label}
-		if !restricted(q, c.skip) {
+		switch {
+		case !restricted(q, c.skip):
 			query = `SELECT ` + label + `, v.n FROM (SELECT c.folded AS f, sum(c.n) AS n FROM dirsync_facet_counts c
 				WHERE c.org = ? AND c.facet = ?` + statusCond(q, "c.active") + ` GROUP BY c.folded) v WHERE v.n > 0`
 			args = append(args, orgID, c.label)
-		} else {
+		case len(search.FoldedValues(c.own)) == 0:
+			shared = append(shared, `SELECT '`+c.label+`', '', `+label+`, v.n FROM (SELECT m.`+c.folded+` AS f, count(*) AS n
+				FROM m WHERE m.`+c.folded+` <> '' GROUP BY 1) v`)
+			sharedArgs = append(sharedArgs, args...)
+			continue
+		default:
 			// Driven from the matching people (rowid lookups), not from
 			// the facet's index over the whole org.
 			w := filter(orgID, q, c.skip)
@@ -320,7 +331,8 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		ORDER BY x.value LIMIT 1)`
 	var tagQuery, fieldQuery string
 	var tagArgs, fieldArgs []any
-	if !restricted(q, facetTag) {
+	switch {
+	case !restricted(q, facetTag):
 		tagQuery = `SELECT ` + tagLabel + `, v.n FROM (SELECT c.folded AS f, sum(c.n) AS n FROM dirsync_facet_counts c
 			WHERE c.org = ? AND c.facet = 'tag'` + statusCond(q, "c.active") + ` GROUP BY c.folded) v WHERE v.n > 0`
 		tagArgs = []any{orgID, orgID}
@@ -328,7 +340,14 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 			FROM dirsync_facet_counts c WHERE c.org = ? AND c.facet >= 'field:' AND c.facet < 'field;'` +
 			statusCond(q, "c.active") + ` GROUP BY c.facet, c.folded) v WHERE v.n > 0`
 		fieldArgs = []any{orgID, orgID}
-	} else {
+	case len(search.FoldedValues(q.Tags)) == 0:
+		shared = append(shared,
+			`SELECT 'tag', '', `+tagLabel+`, v.n FROM (SELECT json_extract(j.value, '$[1]') AS f, count(DISTINCT m.uid) AS n
+				FROM m, json_each(m.f_tags) j GROUP BY 1) v`,
+			`SELECT 'field', v.field, `+fieldLabel+`, v.n FROM (SELECT json_extract(j.value, '$[0]') AS field,
+				json_extract(j.value, '$[1]') AS f, count(*) AS n FROM m, json_each(m.f_tags) j GROUP BY 1, 2) v`)
+		sharedArgs = append(sharedArgs, orgID, orgID)
+	default:
 		// The matching people's folded tags come from their f_tags column.
 		w := filter(orgID, q, facetTag)
 		from := `FROM dirsync_users x, json_each(x.f_tags) j WHERE x.uid IN (SELECT u.uid FROM dirsync_users u WHERE ` + w.sql() + `)`
@@ -338,6 +357,18 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		fieldQuery = `SELECT v.field, ` + fieldLabel + `, v.n FROM (SELECT json_extract(j.value, '$[0]') AS field,
 			json_extract(j.value, '$[1]') AS f, count(*) AS n ` + from + ` GROUP BY 1, 2) v`
 		fieldArgs = append([]any{orgID}, w.args...)
+	}
+	if len(shared) > 0 {
+		w := filter(orgID, q, noFacet)
+		query := `WITH m AS MATERIALIZED (SELECT x.uid, x.f_department, x.f_division, x.f_office, x.f_tags
+			FROM dirsync_users x WHERE x.uid IN (SELECT u.uid FROM dirsync_users u WHERE ` + w.sql() + `))
+			` + strings.Join(shared, "\nUNION ALL\n")
+		if err := s.sharedFacets(ctx, tx, &f, query, append(w.args, sharedArgs...)); err != nil {
+			return store.Facets{}, readErr("facets", err)
+		}
+	}
+	if tagQuery == "" {
+		return f, nil
 	}
 	if err := s.countInto(ctx, tx, f.Tag, tagQuery, tagArgs); err != nil {
 		return store.Facets{}, readErr("facets: tag", err)
@@ -364,6 +395,40 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		return store.Facets{}, readErr("facets: tag fields", err)
 	}
 	return f, nil
+}
+
+// sharedFacets reads rows of (facet, tag field, label, count) into f.
+func (s *Store) sharedFacets(ctx context.Context, tx *sql.Tx, f *store.Facets, query string, args []any) error {
+	rows, err := s.query(ctx, tx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, field, label string
+		var n int
+		if err := rows.Scan(&kind, &field, &label, &n); err != nil {
+			return err
+		}
+		var m map[string]int
+		switch kind {
+		case "department":
+			m = f.Department
+		case "division":
+			m = f.Division
+		case "office":
+			m = f.Office
+		case "tag":
+			m = f.Tag
+		default:
+			if m = f.TagFields[field]; m == nil {
+				m = map[string]int{}
+				f.TagFields[field] = m
+			}
+		}
+		m[label] += n
+	}
+	return rows.Err()
 }
 
 func (s *Store) countInto(ctx context.Context, tx *sql.Tx, out map[string]int, query string, args []any) error {
