@@ -32,11 +32,12 @@ func benchSize(env string, def int) int {
 const applyBatch = 1000
 
 // BenchmarkFullSync measures a cold full sync of DIRSYNC_BENCH_PEOPLE
-// (default 100,000) synthetic people through Apply (users, tag and word
-// side tables, one journal entry each), against the raw database limit
+// (default 100,000) synthetic people through Apply (users, sources, tag and
+// word side tables, one journal entry each), against the raw database limit
 // measured in the same run: COPY of the same precomputed rows into
 // temporary tables and one INSERT … ON CONFLICT merge per table, per batch,
-// into the same tables and indexes. It then measures a no-op resync
+// into the same tables and indexes (x-raw); and against a bare COPY of those
+// rows straight into the tables (x-rawcopy). It then measures a no-op resync
 // (Snapshot and diff of everyone, nothing to apply) and checks that it wrote
 // and locked no row.
 func BenchmarkFullSync(b *testing.B) {
@@ -44,7 +45,7 @@ func BenchmarkFullSync(b *testing.B) {
 	const org = "bench"
 	users := synth.Users(1, org, "src", n)
 	ctx := context.Background()
-	var rawDur, storeDur, noopDur time.Duration
+	var rawDur, rawCopyDur, storeDur, noopDur time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		raw := setup(b)
@@ -52,10 +53,19 @@ func BenchmarkFullSync(b *testing.B) {
 		b.StartTimer()
 
 		t0 := time.Now()
-		if err := rawLoad(ctx, raw, org, rows); err != nil {
+		if err := rawLoad(ctx, raw, org, rows, true); err != nil {
 			b.Fatal(err)
 		}
 		rawDur += time.Since(t0)
+
+		b.StopTimer()
+		rawCopy := setup(b)
+		b.StartTimer()
+		t0 = time.Now()
+		if err := rawLoad(ctx, rawCopy, org, rows, false); err != nil {
+			b.Fatal(err)
+		}
+		rawCopyDur += time.Since(t0)
 
 		b.StopTimer()
 		s := setup(b)
@@ -104,6 +114,8 @@ func BenchmarkFullSync(b *testing.B) {
 	b.ReportMetric(people/storeDur.Seconds(), "people/s")
 	b.ReportMetric(people/rawDur.Seconds(), "raw-people/s")
 	b.ReportMetric(storeDur.Seconds()/rawDur.Seconds(), "x-raw")
+	b.ReportMetric(people/rawCopyDur.Seconds(), "rawcopy-people/s")
+	b.ReportMetric(storeDur.Seconds()/rawCopyDur.Seconds(), "x-rawcopy")
 	b.ReportMetric(noopDur.Seconds()/storeDur.Seconds(), "noop-x-cold")
 	b.ReportMetric(noopDur.Seconds()/float64(b.N), "noop-s")
 	b.ReportMetric(0, "noop-rows-written") // checked above: any write fails the benchmark
@@ -169,8 +181,10 @@ func rawRowsOf(users []store.User, now int64) rawRows {
 }
 
 // rawLoad is the raw database limit: per batch, one transaction that
-// COPYs the rows into temporary tables and merges each into its table.
-func rawLoad(ctx context.Context, s *Store, org string, r rawRows) error {
+// COPYs the rows into temporary tables and merges each into its table
+// (merge), or, with merge false, COPYs them straight into the tables (the
+// floor of any insert path, with no conflict handling at all).
+func rawLoad(ctx context.Context, s *Store, org string, r rawRows, merge bool) error {
 	userColNames := splitCols(userCols)
 	var last int64
 	for bi := range r.users {
@@ -187,6 +201,12 @@ func rawLoad(ctx context.Context, s *Store, org string, r rawRows) error {
 				{"user_tags", []string{"org_id", "f_value", "user_id", "field", "value"}, r.tags[bi], `ON CONFLICT DO NOTHING`},
 				{"changes", []string{"org_id", "seq", "kind", "subject_id", "before", "after", "cause", "at"}, r.changes[bi], `ON CONFLICT DO NOTHING`},
 			} {
+				if !merge {
+					if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.cfg.Schema, t.table}, t.cols, pgx.CopyFromRows(t.rows)); err != nil {
+						return fmt.Errorf("copy %s: %w", t.table, err)
+					}
+					continue
+				}
 				tmp := "tmp_" + t.table
 				if _, err := tx.Exec(ctx, s.sql(`CREATE TEMP TABLE `+tmp+` (LIKE {S}.`+t.table+`) ON COMMIT DROP`)); err != nil {
 					return err
