@@ -18,10 +18,12 @@
 //     Changed users are written by one pipelined batch (UPDATE … FROM
 //     unnest(arrays), and only the word and tag side rows that changed).
 //     New users, their side rows and the journal entries go in by COPY
-//     straight into the tables. Measured here (BenchmarkFullSync), that
-//     bulk path ran at about 0.65x the time of the raw baseline of COPY into
-//     temporary tables plus one INSERT … ON CONFLICT merge per table, while
-//     INSERT … SELECT FROM unnest(arrays) took 0.96-1.08x of it; a COPY that
+//     straight into the tables. Measured here (BenchmarkFullSync, 100k
+//     people, a shared 2-core machine under load), that bulk path took
+//     0.36-0.69x the time of the raw baseline of COPY into temporary tables
+//     plus one INSERT … ON CONFLICT merge per table, and about 1.75x that of
+//     a bare COPY of the same rows; INSERT … SELECT FROM unnest(arrays)
+//     measured 0.96-1.08x of the merge baseline, so COPY it is. A COPY that
 //     meets an existing key fails whole, so the request is then retried once
 //     with INSERT … ON CONFLICT DO NOTHING, which names the write that
 //     conflicts. A no-op resync sends no Apply and so writes and locks
@@ -47,6 +49,11 @@
 //     fn may call the store again only if the pool has a spare connection.
 //   - LoadUsers by idp ID or email without OnlyInactive reads all of the
 //     org's rows (only inactive users are indexed for identity matching).
+//   - Department, division and office filters have no index of their own:
+//     they filter the org's rows while the sort index is walked, and facets
+//     read all of the org's rows once per facet. That is cheap at ten
+//     thousand people per org and the write path stays lean; at a million
+//     in one org, rare values and whole-org facets are slow.
 //   - RedactSubject and PruneChanges scan the org's journal; they are meant
 //     for occasional maintenance, not for a hot path.
 //   - Open turns PostgreSQL's JIT compilation off for its connections (it
