@@ -177,22 +177,71 @@ func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, pe
 	return nil
 }
 
-// The statements sqlitestore writes a new person with.
+// The statements sqlitestore writes a new person's side rows and journal
+// entry with. The users row's columns are read from the database, so that a
+// column the store adds is either filled (if the raw load knows it) or named
+// in an error, never silently left out.
 const (
-	sqliteUserUpsert = `INSERT INTO dirsync_users (org, id, source_id, external_id, idp_id, email, first_name, last_name,
-		department, division, office, title, tags, active, source, source_hash, profile_hash, mapping_version,
-		provider_updated_at, version, created_at, updated_at, deactivated_at,
-		f_email, f_department, f_division, f_office, sk_last, sk_first, sk_email)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (org, id) DO UPDATE SET email = excluded.email RETURNING uid`
 	sqliteWordInsert   = `INSERT INTO dirsync_user_words (org, word, uid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 	sqliteTagInsert    = `INSERT INTO dirsync_user_tags (org, folded, value, field, uid) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	sqliteChangeInsert = `INSERT INTO dirsync_changes (org, seq, kind, subject_id, before, after, cause, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	sqliteCounterSet   = `INSERT INTO dirsync_counters (org, seq) VALUES (?, ?) ON CONFLICT (org) DO UPDATE SET seq = excluded.seq`
+	sqliteCountAdd     = `INSERT INTO dirsync_facet_counts (org, facet, folded, value, active, n) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (org, facet, folded, value, active) DO UPDATE SET n = n + excluded.n`
 )
 
+// sqliteUserValues are the users row of p by column name.
+func sqliteUserValues(org string, p *rawPerson, now int64) map[string]any {
+	u := p.u
+	tags := p.tags
+	if tags == "" {
+		tags = "[]"
+	}
+	pairs := make([][2]string, len(p.tagRow))
+	for i, t := range p.tagRow {
+		pairs[i] = [2]string{t.field, t.folded}
+	}
+	fTags, _ := json.Marshal(pairs)
+	return map[string]any{
+		"org": org, "id": u.ID, "source_id": u.SourceID, "external_id": u.ExternalID, "idp_id": u.IdpID,
+		"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "department": u.Department,
+		"division": u.Division, "office": u.Office, "title": u.Title, "tags": tags, "active": u.Active,
+		"source": bytesOrNil(u.Source), "source_hash": u.SourceHash, "profile_hash": u.ProfileHash,
+		"mapping_version": u.MappingVersion, "provider_updated_at": nanos(u.ProviderUpdatedAt), "version": 1,
+		"created_at": now, "updated_at": now, "deactivated_at": nanosPtr(u.DeactivatedAt),
+		"f_email": p.fEmail, "f_department": p.fDept, "f_division": p.fDiv, "f_office": p.fOff,
+		"f_tags": string(fTags), "sk_last": p.kLast, "sk_first": p.kFirst, "sk_email": p.kEmail,
+	}
+}
+
+// sqliteColumns returns the columns of table but its integer primary key,
+// and an error naming a NOT NULL column without default that known lacks.
+func sqliteColumns(ctx context.Context, tx *sql.Tx, table string, known map[string]any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT name, "notnull", dflt_value IS NOT NULL, pk FROM pragma_table_info(?)`, table)
+	if err != nil {
+		return nil, fmt.Errorf("raw SQLite load: columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var name string
+		var notNull, hasDefault bool
+		var pk int
+		if err := rows.Scan(&name, &notNull, &hasDefault, &pk); err != nil {
+			return nil, err
+		}
+		if _, ok := known[name]; ok {
+			cols = append(cols, name)
+		} else if notNull && !hasDefault && pk == 0 {
+			return nil, fmt.Errorf("raw SQLite load: %s has a column %q the raw load does not fill; teach internal/bench about it", table, name)
+		}
+	}
+	return cols, rows.Err()
+}
+
 // rawSQLite writes people into sqlitestore's tables with prepared
-// statements in one transaction, on db (a connection to a migrated file).
+// statements in one transaction, on db (a connection to a migrated file),
+// and the summed facet counts, where the schema keeps them.
 func rawSQLite(ctx context.Context, db *sql.DB, org string, people []rawPerson) (err error) {
 	now := time.Now().UnixNano()
 	tx, err := db.BeginTx(ctx, nil)
@@ -204,27 +253,42 @@ func rawSQLite(ctx context.Context, db *sql.DB, org string, people []rawPerson) 
 			tx.Rollback()
 		}
 	}()
+	if len(people) == 0 {
+		return tx.Commit()
+	}
+	cols, err := sqliteColumns(ctx, tx, "dirsync_users", sqliteUserValues(org, &people[0], now))
+	if err != nil {
+		return err
+	}
+	var hasCounts int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'dirsync_facet_counts'`).Scan(&hasCounts); err != nil {
+		return fmt.Errorf("raw SQLite load: %w", err)
+	}
+	userInsert := `INSERT INTO dirsync_users (` + strings.Join(cols, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(cols)-1) +
+		`) ON CONFLICT (org, id) DO UPDATE SET email = excluded.email RETURNING uid`
 	var stmts [4]*sql.Stmt
-	for i, q := range []string{sqliteUserUpsert, sqliteWordInsert, sqliteTagInsert, sqliteChangeInsert} {
+	for i, q := range []string{userInsert, sqliteWordInsert, sqliteTagInsert, sqliteChangeInsert} {
 		if stmts[i], err = tx.PrepareContext(ctx, q); err != nil {
 			return fmt.Errorf("raw SQLite load: prepare: %w", err)
 		}
 		defer stmts[i].Close()
 	}
 	insUser, insWord, insTag, insChange := stmts[0], stmts[1], stmts[2], stmts[3]
+	type countKey struct {
+		facet, folded, value string
+		active               bool
+	}
+	counts := map[countKey]int{}
+	args := make([]any, len(cols))
 	for i := range people {
 		p := &people[i]
 		u := p.u
-		tags := p.tags
-		if tags == "" {
-			tags = "[]"
+		vals := sqliteUserValues(org, p, now)
+		for k, c := range cols {
+			args[k] = vals[c]
 		}
 		var uid int64
-		err := insUser.QueryRowContext(ctx, org, u.ID, u.SourceID, u.ExternalID, u.IdpID, u.Email, u.FirstName, u.LastName,
-			u.Department, u.Division, u.Office, u.Title, tags, u.Active, bytesOrNil(u.Source), u.SourceHash, u.ProfileHash,
-			u.MappingVersion, nanos(u.ProviderUpdatedAt), 1, now, now, nanosPtr(u.DeactivatedAt),
-			p.fEmail, p.fDept, p.fDiv, p.fOff, p.kLast, p.kFirst, p.kEmail).Scan(&uid)
-		if err != nil {
+		if err := insUser.QueryRowContext(ctx, args...).Scan(&uid); err != nil {
 			return fmt.Errorf("raw SQLite load: user %s: %w", u.ID, err)
 		}
 		for _, w := range p.words {
@@ -232,13 +296,31 @@ func rawSQLite(ctx context.Context, db *sql.DB, org string, people []rawPerson) 
 				return fmt.Errorf("raw SQLite load: word of %s: %w", u.ID, err)
 			}
 		}
+		seen := map[string]bool{}
 		for _, t := range p.tagRow {
 			if _, err := insTag.ExecContext(ctx, org, t.folded, t.value, t.field, uid); err != nil {
 				return fmt.Errorf("raw SQLite load: tag of %s: %w", u.ID, err)
 			}
+			counts[countKey{"field:" + t.field, t.folded, "", u.Active}]++
+			if !seen[t.folded] {
+				seen[t.folded] = true
+				counts[countKey{"tag", t.folded, "", u.Active}]++
+			}
+		}
+		for _, f := range [][3]string{{"department", p.fDept, u.Department}, {"division", p.fDiv, u.Division}, {"office", p.fOff, u.Office}} {
+			if f[1] != "" {
+				counts[countKey{f[0], f[1], f[2], u.Active}]++
+			}
 		}
 		if _, err := insChange.ExecContext(ctx, org, int64(i+1), string(store.ChangeCreated), u.ID, nil, p.after, "run_raw", now); err != nil {
 			return fmt.Errorf("raw SQLite load: journal entry of %s: %w", u.ID, err)
+		}
+	}
+	if hasCounts > 0 {
+		for k, n := range counts {
+			if _, err := tx.ExecContext(ctx, sqliteCountAdd, org, k.facet, k.folded, k.value, k.active, n); err != nil {
+				return fmt.Errorf("raw SQLite load: facet counts: %w", err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, sqliteCounterSet, org, len(people)); err != nil {
