@@ -39,9 +39,12 @@ type ApplyError struct {
 	Op    string // "user", "group", "member", "change", "tombstone", "event", "lease", "unpark"
 	Index int    // index within the request's slice for Op, or -1
 	ID    string // the row's ID, when known
-	Err   error
+	// Err is the cause: one of the sentinel errors, wrapped with detail, or
+	// a database error.
+	Err error
 }
 
+// Error names the failing write and its cause.
 func (e *ApplyError) Error() string {
 	if e.Index >= 0 {
 		return fmt.Sprintf("store: apply %s[%d] %q: %v", e.Op, e.Index, e.ID, e.Err)
@@ -49,6 +52,7 @@ func (e *ApplyError) Error() string {
 	return fmt.Sprintf("store: apply %s: %v", e.Op, e.Err)
 }
 
+// Unwrap returns Err, so errors.Is sees the sentinel.
 func (e *ApplyError) Unwrap() error { return e.Err }
 
 // UserWrite is one user row written by Apply.
@@ -68,9 +72,13 @@ type UserWrite struct {
 // GroupWrite is one group row written by Apply, with the same rules as
 // UserWrite. Deleting a group removes its memberships.
 type GroupWrite struct {
-	Group         Group
+	// Group is the whole new row; OrgID must be the request's org, and
+	// Version, CreatedAt and UpdatedAt are assigned by the store.
+	Group Group
+	// ExpectVersion is the compare-and-set, as in UserWrite: 0 inserts.
 	ExpectVersion int64
-	Delete        bool
+	// Delete removes the group and its memberships instead of writing it.
+	Delete bool
 }
 
 // MemberWrite adds (or with Remove, removes) one membership. Adding an
@@ -79,11 +87,13 @@ type GroupWrite struct {
 // group writes, or Apply fails with ErrInvalid.
 type MemberWrite struct {
 	Membership
+	// Remove removes the membership instead of adding it.
 	Remove bool
 }
 
 // EventMark records that a provider event was processed.
 type EventMark struct {
+	// ID is the provider's event ID, the deduplication key within the org.
 	ID string
 	// Deactivations is how many people the event deactivated or deleted;
 	// it counts against the org's event budget (EventDeactivations).
@@ -93,18 +103,25 @@ type EventMark struct {
 // ApplyRequest is one atomic write: every row, every journal entry, the
 // event mark and the unparking happen together or not at all.
 type ApplyRequest struct {
+	// OrgID is the org written; required (see ValidateOrgID). Every row
+	// written must belong to it.
 	OrgID string
 	// Lease, when set, fences the write: Apply fails with ErrLeaseLost unless
 	// it is the org's current lease and has not expired, checked inside the
 	// same transaction.
 	Lease *Lease
+	// Users are applied first, in order; a failing one is reported by its
+	// index in an *ApplyError with Op "user".
 	Users []UserWrite
 	// Groups are applied after Users and before Members.
-	Groups  []GroupWrite
+	Groups []GroupWrite
+	// Members are applied after Users and Groups.
 	Members []MemberWrite
 	// Changes are journal entries; the store assigns OrgID, Seq (the next
 	// numbers of the org's counter, in slice order) and At when zero.
-	Changes    []Change
+	Changes []Change
+	// Tombstones are stored for deleted users, keyed by (source, external
+	// ID); each one's OrgID must be the request's org.
 	Tombstones []Tombstone
 	// Event, when set, is recorded as processed; if it already is, Apply
 	// fails with ErrDuplicateEvent.
@@ -124,9 +141,11 @@ type ApplyResult struct {
 // A user matches when any of the lists matches it; each matching user is
 // returned once, ordered by ID.
 type LoadUsersRequest struct {
+	// OrgID is the org searched; required.
 	OrgID string
 	// SourceID scopes ExternalIDs (external IDs are unique per source).
-	SourceID    string
+	SourceID string
+	// ExternalIDs match users of SourceID by provider ID.
 	ExternalIDs []string
 	// IdpIDs match in any source of the org.
 	IdpIDs []string
