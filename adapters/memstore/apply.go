@@ -49,6 +49,9 @@ func (s *Store) prepare(req *store.ApplyRequest) (*prepared, error) {
 		changes: make([]store.Change, len(req.Changes)),
 		tombs:   make([]store.Tombstone, len(req.Tombstones)),
 	}
+	f := &folder{c: &s.folds, raw: s.faults.caseSensitive}
+	s.folds.mu.Lock()
+	defer s.folds.mu.Unlock()
 	for i, w := range req.Users {
 		u := &w.User
 		switch {
@@ -67,7 +70,7 @@ func (s *Store) prepare(req *store.ApplyRequest) (*prepared, error) {
 		}
 		c := copyUser(u)
 		c.Groups = nil
-		p.users[i] = newRec(&c, s.fold)
+		p.users[i] = newRec(c, f)
 	}
 	for i, w := range req.Groups {
 		g := w.Group

@@ -13,15 +13,13 @@ import (
 // srcKey identifies a row by source and external ID.
 type srcKey struct{ source, external string }
 
-// recSet is a set of users.
-type recSet map[*userRec]struct{}
-
 // userRec is a stored user with everything derived from it that the indexes
 // and queries need. A userRec is never changed after it is committed, except
 // for dead, which marks it replaced or deleted (under the write lock): an
 // update commits a new userRec.
 type userRec struct {
-	u *store.User // the stored row; Groups is always nil
+	user store.User
+	u    *store.User // &user; Groups is always nil
 
 	dept, div, office string     // folded (or raw under faults.caseSensitive)
 	tags              []string   // distinct folded tag values, any field
@@ -29,14 +27,13 @@ type userRec struct {
 	words             []string   // search.Words
 	keys              [3]string  // search.SortKey for last name, first name, email
 	email             string     // folded email, for LoadUsers
-	active            bool       // u.Active, kept here to spare a dereference per candidate
+	slot              uint32     // the user's place in org.slots, assigned by org.index
 	dead              bool       // replaced or deleted
 
-	// Interned value IDs, assigned by org.index, for counting facets in
-	// slices rather than maps: department, division, office (-1 when
-	// empty), tags (in org.tag) and tag field values (tfIDs[i] is
-	// tagFields[i]).
-	vid    [3]int32
+	// Interned value IDs, assigned by org.index, for matching and counting
+	// facets in slices rather than maps: tags (in org.tag) and tag field
+	// values (tfIDs[i] is tagFields[i]). Department, division and office
+	// are in the user's slot.
 	tagIDs []int32
 	tfIDs  []tfID
 }
@@ -70,35 +67,63 @@ func (r *userRec) key(sortIdx int) string {
 	return r.keys[sortIdx]
 }
 
-// newRec derives a userRec from a row. fold folds filter values (search.Fold,
-// or the identity under faults.caseSensitive).
-func newRec(u *store.User, fold func(string) string) *userRec {
-	r := &userRec{
-		u:      u,
-		dept:   fold(u.Department),
-		div:    fold(u.Division),
-		office: fold(u.Office),
-		words:  search.Words(u.FirstName, u.LastName, u.Email),
-		email:  search.Fold(u.Email),
-		active: u.Active,
-	}
-	r.keys[0] = search.SortKey(search.SortLastName, u.FirstName, u.LastName, u.Email)
-	r.keys[1] = search.SortKey(search.SortFirstName, u.FirstName, u.LastName, u.Email)
-	r.keys[2] = search.SortKey(search.SortEmail, u.FirstName, u.LastName, u.Email)
+// newRec derives a userRec from a row (which it keeps), folding through f.
+func newRec(u store.User, f *folder) *userRec {
+	r := &userRec{user: u}
+	r.u = &r.user
+	r.dept, r.div, r.office = f.value(u.Department), f.value(u.Division), f.value(u.Office)
+	first, last := f.name(u.FirstName), f.name(u.LastName)
+	r.email = search.Fold(u.Email)
+	// Words and SortKey fold again; the folded email folds on the fast path
+	// when it is ASCII.
+	emailWords := search.Words("", "", r.email)
+	r.words = joinWords(first.words, last.words, emailWords)
+	r.keys[0] = last.key + "\x01" + first.key
+	r.keys[1] = first.key + "\x01" + last.key
+	r.keys[2] = search.SortKey(search.SortEmail, "", "", r.email)
 	for _, t := range u.Tags {
-		f := fold(t.Value)
-		if f == "" || t.Field == "" {
+		fv := f.value(t.Value)
+		if fv == "" || t.Field == "" {
 			continue
 		}
-		if !slices.Contains(r.tags, f) {
-			r.tags = append(r.tags, f)
+		if !slices.Contains(r.tags, fv) {
+			r.tags = append(r.tags, fv)
 		}
-		ft := fieldTag{field: t.Field, folded: f, value: t.Value}
+		ft := fieldTag{field: t.Field, folded: fv, value: t.Value}
 		if !slices.ContainsFunc(r.tagFields, func(x fieldTag) bool { return x.field == ft.field && x.folded == ft.folded }) {
 			r.tagFields = append(r.tagFields, ft)
 		}
 	}
 	return r
+}
+
+// joinWords returns the distinct words of lists in order: search.Words of
+// a first name, a last name and an email address, joined, equal
+// search.Words of the three.
+func joinWords(lists ...[]string) []string {
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	out := make([]string, 0, n)
+	var seen map[string]struct{}
+	if n > 16 {
+		seen = make(map[string]struct{}, n)
+	}
+	for _, l := range lists {
+		for _, w := range l {
+			if seen != nil {
+				if _, ok := seen[w]; ok {
+					continue
+				}
+				seen[w] = struct{}{}
+			} else if slices.Contains(out, w) {
+				continue
+			}
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // tagSpelling returns the original spelling of the user's tag value that
@@ -113,22 +138,66 @@ func (r *userRec) tagSpelling(f string) string {
 	return best
 }
 
-// valueIndex indexes one filterable field: folded value → users, how many of
-// them are active, and the original spellings stored (with how many users
-// hold each), for facet labels.
-type valueIndex struct {
-	sets   map[string]recSet
-	active map[string]int
-	spell  map[string]map[string]int
-	// ids interns folded values (for counting); names[id] is the value.
-	// IDs are never reused.
-	ids   map[string]int32
-	names []string
+// slotInfo is one entry of org.slots: a user, or nil once the user was
+// replaced or deleted, with the columns that matching and counting read
+// most.
+type slotInfo struct {
+	rec    *userRec
+	vid    [3]int32 // department, division and office value IDs; -1 when empty
+	active bool
 }
 
-func newValueIndex() *valueIndex {
-	return &valueIndex{sets: map[string]recSet{}, active: map[string]int{}, spell: map[string]map[string]int{}, ids: map[string]int32{}}
+// postings is an ascending list of slots. New slots are always the
+// highest, so adding appends; entries of dead slots stay until dead
+// outgrows half the list, when remove drops them.
+type postings struct {
+	slots []uint32
+	dead  int
 }
+
+func (p *postings) live() int { return len(p.slots) - p.dead }
+
+// slotsOrNil returns p's slots, or nil when p is nil.
+func (p *postings) slotsOrNil() []uint32 {
+	if p == nil {
+		return nil
+	}
+	return p.slots
+}
+
+// remove records that one of the list's slots died (o.slots already says
+// so).
+func (p *postings) remove(o *org) {
+	if p.dead++; p.dead >= 8 && 2*p.dead > len(p.slots) {
+		keep := p.slots[:0]
+		for _, s := range p.slots {
+			if o.slots[s].rec != nil {
+				keep = append(keep, s)
+			}
+		}
+		clear(p.slots[len(keep):])
+		p.slots, p.dead = slices.Clip(keep), 0
+	}
+}
+
+// valueIndex indexes one filterable field by interned value ID: the users
+// holding each folded value, how many of them are active, and the original
+// spellings stored (with how many users hold each), for facet labels. IDs
+// are never reused.
+type valueIndex struct {
+	ids   map[string]int32 // folded value → ID
+	names []string         // by ID: the folded value
+	vals  []valueEntry     // by ID
+}
+
+type valueEntry struct {
+	post   postings
+	active int
+	spell  map[string]int
+	label  string // the bytewise least key of spell
+}
+
+func newValueIndex() *valueIndex { return &valueIndex{ids: map[string]int32{}} }
 
 // intern returns the ID of a folded value, or -1 for the empty value.
 func (x *valueIndex) intern(folded string) int32 {
@@ -140,79 +209,80 @@ func (x *valueIndex) intern(folded string) int32 {
 		id = int32(len(x.names))
 		x.ids[folded] = id
 		x.names = append(x.names, folded)
+		x.vals = append(x.vals, valueEntry{})
 	}
 	return id
 }
 
-func (x *valueIndex) add(folded, original string, r *userRec) {
-	if folded == "" {
+// lookup returns the ID of a folded value, or -1 when it was never stored.
+func (x *valueIndex) lookup(folded string) int32 {
+	if id, ok := x.ids[folded]; ok {
+		return id
+	}
+	return -1
+}
+
+// add indexes the user in slot s under the value (interning it) and
+// returns its ID, or -1 for the empty value.
+func (x *valueIndex) add(folded, original string, s uint32, active bool) int32 {
+	id := x.intern(folded)
+	if id < 0 {
+		return id
+	}
+	e := &x.vals[id]
+	e.post.slots = append(e.post.slots, s)
+	if active {
+		e.active++
+	}
+	if e.spell == nil {
+		e.spell = map[string]int{}
+	}
+	if e.spell[original]++; e.spell[original] == 1 && (len(e.spell) == 1 || original < e.label) {
+		e.label = original
+	}
+	return id
+}
+
+func (x *valueIndex) remove(o *org, id int32, original string, active bool) {
+	if id < 0 {
 		return
 	}
-	set := x.sets[folded]
-	if set == nil {
-		set = recSet{}
-		x.sets[folded] = set
+	e := &x.vals[id]
+	e.post.remove(o)
+	if active {
+		e.active--
 	}
-	set[r] = struct{}{}
-	if r.u.Active {
-		x.active[folded]++
-	}
-	sp := x.spell[folded]
-	if sp == nil {
-		sp = map[string]int{}
-		x.spell[folded] = sp
-	}
-	sp[original]++
-}
-
-func (x *valueIndex) remove(folded, original string, r *userRec) {
-	if folded == "" {
-		return
-	}
-	if set := x.sets[folded]; set != nil {
-		delete(set, r)
-		if len(set) == 0 {
-			delete(x.sets, folded)
-		}
-	}
-	if r.u.Active {
-		if x.active[folded]--; x.active[folded] <= 0 {
-			delete(x.active, folded)
-		}
-	}
-	if sp := x.spell[folded]; sp != nil {
-		if sp[original]--; sp[original] <= 0 {
-			delete(sp, original)
-		}
-		if len(sp) == 0 {
-			delete(x.spell, folded)
+	if e.spell[original]--; e.spell[original] <= 0 {
+		delete(e.spell, original)
+		if original == e.label {
+			e.label = ""
+			for sp := range e.spell {
+				if e.label == "" || sp < e.label {
+					e.label = sp
+				}
+			}
 		}
 	}
 }
 
-// label returns the bytewise least original spelling of a folded value.
-func (x *valueIndex) label(folded string) string {
-	best, first := "", true
-	for s := range x.spell[folded] {
-		if first || s < best {
-			best, first = s, false
-		}
+// label returns the bytewise least original spelling of a value.
+func (x *valueIndex) label(id int32) string {
+	if l := x.vals[id].label; l != "" || len(x.vals[id].spell) > 0 {
+		return l
 	}
-	if first {
-		return folded
-	}
-	return best
+	return x.names[id]
 }
 
-// count returns how many users with status st hold the folded value.
-func (x *valueIndex) count(folded string, st search.Status) int {
+// count returns how many users with status st hold the value.
+func (x *valueIndex) count(id int32, st search.Status) int {
+	e := &x.vals[id]
 	switch st {
 	case search.StatusAll:
-		return len(x.sets[folded])
+		return e.post.live()
 	case search.StatusInactive:
-		return len(x.sets[folded]) - x.active[folded]
+		return e.post.live() - e.active
 	default:
-		return x.active[folded]
+		return e.active
 	}
 }
 
@@ -339,22 +409,30 @@ func (x *lsm[T]) from(geq func(T) bool) iter.Seq[T] {
 
 // org is everything stored for one org.
 type org struct {
-	users    map[string]*userRec // by user ID
-	byExt    map[srcKey]*userRec
-	bySource map[string]recSet
-	byIdp    map[string]recSet
-	byEmail  map[string]recSet // folded email
-	inactive recSet
-	nActive  int
+	users   map[string]*userRec // by user ID
+	byExt   map[srcKey]*userRec
+	byIdp   map[string][]*userRec
+	byEmail map[string][]*userRec // folded email
+
+	// slots holds every user indexed since the last renumbering, in the
+	// order indexed; the postings lists refer to users by slot. deadSlots
+	// counts the entries whose user was replaced or deleted.
+	slots     []slotInfo
+	deadSlots int
+	bySource  map[string]*postings
+	inactive  postings
+	nActive   int
 
 	dept, div, office, tag *valueIndex
 	tagFields              map[string]int32 // tag field name → index in tagFieldList
 	tagFieldList           []*valueIndex
 	tagFieldNames          []string
 
-	words   map[string]recSet // word → users
-	wordIdx *lsm[string]      // distinct words, sorted
-	orders  [4]*lsm[*userRec] // per sortIndex
+	words     map[string]int32  // word → ID in wordPosts
+	wordPosts []postings        // by word ID
+	freeWords []int32           // word IDs no word holds
+	wordIdx   *lsm[string]      // distinct words, sorted
+	orders    [4]*lsm[*userRec] // per sortIndex
 
 	// New users and words that index has not yet put in orders and
 	// wordIdx; flush inserts them in one merge per collection.
@@ -387,16 +465,15 @@ func newOrg() *org {
 	o := &org{
 		users:       map[string]*userRec{},
 		byExt:       map[srcKey]*userRec{},
-		bySource:    map[string]recSet{},
-		byIdp:       map[string]recSet{},
-		byEmail:     map[string]recSet{},
-		inactive:    recSet{},
+		bySource:    map[string]*postings{},
+		byIdp:       map[string][]*userRec{},
+		byEmail:     map[string][]*userRec{},
 		dept:        newValueIndex(),
 		div:         newValueIndex(),
 		office:      newValueIndex(),
 		tag:         newValueIndex(),
 		tagFields:   map[string]int32{},
-		words:       map[string]recSet{},
+		words:       map[string]int32{},
 		groups:      map[string]*store.Group{},
 		groupByExt:  map[srcKey]*store.Group{},
 		groupByName: map[string]map[string]struct{}{},
@@ -426,49 +503,42 @@ func newOrg() *org {
 	return o
 }
 
-func addTo[K comparable](m map[K]recSet, k K, r *userRec) {
-	set := m[k]
-	if set == nil {
-		set = recSet{}
-		m[k] = set
-	}
-	set[r] = struct{}{}
-}
-
-func removeFrom[K comparable](m map[K]recSet, k K, r *userRec) {
-	if set := m[k]; set != nil {
-		delete(set, r)
-		if len(set) == 0 {
-			delete(m, k)
-		}
-	}
-}
-
 // index adds a committed user to every index.
 func (o *org) index(r *userRec) {
 	u := r.u
 	o.users[u.ID] = r
 	o.byExt[srcKey{u.SourceID, u.ExternalID}] = r
-	addTo(o.bySource, u.SourceID, r)
+	s := uint32(len(o.slots))
+	r.slot = s
+	src := o.bySource[u.SourceID]
+	if src == nil {
+		src = &postings{}
+		o.bySource[u.SourceID] = src
+	}
+	src.slots = append(src.slots, s)
 	if u.IdpID != "" {
-		addTo(o.byIdp, u.IdpID, r)
+		o.byIdp[u.IdpID] = append(o.byIdp[u.IdpID], r)
 	}
 	if r.email != "" {
-		addTo(o.byEmail, r.email, r)
+		o.byEmail[r.email] = append(o.byEmail[r.email], r)
 	}
 	if u.Active {
 		o.nActive++
 	} else {
-		o.inactive[r] = struct{}{}
+		o.inactive.slots = append(o.inactive.slots, s)
 	}
-	o.dept.add(r.dept, u.Department, r)
-	o.div.add(r.div, u.Division, r)
-	o.office.add(r.office, u.Office, r)
-	r.vid = [3]int32{o.dept.intern(r.dept), o.div.intern(r.div), o.office.intern(r.office)}
+	o.slots = append(o.slots, slotInfo{
+		rec: r,
+		vid: [3]int32{
+			o.dept.add(r.dept, u.Department, s, u.Active),
+			o.div.add(r.div, u.Division, s, u.Active),
+			o.office.add(r.office, u.Office, s, u.Active),
+		},
+		active: u.Active,
+	})
 	r.tagIDs = make([]int32, len(r.tags))
 	for i, f := range r.tags {
-		o.tag.add(f, r.tagSpelling(f), r)
-		r.tagIDs[i] = o.tag.intern(f)
+		r.tagIDs[i] = o.tag.add(f, r.tagSpelling(f), s, u.Active)
 	}
 	r.tfIDs = make([]tfID, len(r.tagFields))
 	for i, t := range r.tagFields {
@@ -479,30 +549,34 @@ func (o *org) index(r *userRec) {
 			o.tagFieldList = append(o.tagFieldList, newValueIndex())
 			o.tagFieldNames = append(o.tagFieldNames, t.field)
 		}
-		x := o.tagFieldList[fi]
-		x.add(t.folded, t.value, r)
-		r.tfIDs[i] = tfID{fi, x.intern(t.folded)}
+		r.tfIDs[i] = tfID{fi, o.tagFieldList[fi].add(t.folded, t.value, s, u.Active)}
 	}
 	for _, w := range r.words {
-		set := o.words[w]
-		if set == nil {
-			set = recSet{}
-			o.words[w] = set
+		id, ok := o.words[w]
+		if !ok {
+			if n := len(o.freeWords); n > 0 {
+				id, o.freeWords = o.freeWords[n-1], o.freeWords[:n-1]
+			} else {
+				id = int32(len(o.wordPosts))
+				o.wordPosts = append(o.wordPosts, postings{})
+			}
+			o.words[w] = id
 			if !o.wordIdx.contains(w) {
 				o.newWords = append(o.newWords, w)
 			}
 		}
-		set[r] = struct{}{}
+		o.wordPosts[id].slots = append(o.wordPosts[id].slots, s)
 	}
 	o.newRecs = append(o.newRecs, r)
 }
 
 // flush puts the users and words indexed since the last flush into the
-// sorted orders and the word list. Writers call it before releasing the
-// lock.
+// sorted orders and the word list, and renumbers the slots when most are
+// dead. Writers call it before releasing the lock.
 func (o *org) flush() {
 	if len(o.newWords) > 0 {
 		o.wordIdx.insertMany(o.newWords)
+		clear(o.newWords)
 		o.newWords = o.newWords[:0]
 	}
 	if len(o.newRecs) > 0 {
@@ -512,6 +586,50 @@ func (o *org) flush() {
 		clear(o.newRecs)
 		o.newRecs = o.newRecs[:0]
 	}
+	if o.deadSlots > max(minRenumber, len(o.slots)/2) {
+		o.renumber()
+	}
+}
+
+// minRenumber is how many dead slots an org keeps at least before
+// renumbering.
+const minRenumber = 1024
+
+// renumber drops the dead slots, keeping the live ones in order, and
+// rewrites every postings list to match.
+func (o *org) renumber() {
+	to := make([]uint32, len(o.slots)) // old slot → new slot
+	live := make([]slotInfo, 0, len(o.slots)-o.deadSlots)
+	for i, si := range o.slots {
+		if si.rec != nil {
+			to[i] = uint32(len(live))
+			si.rec.slot = uint32(len(live))
+			live = append(live, si)
+		}
+	}
+	rewrite := func(p *postings) {
+		keep := p.slots[:0]
+		for _, s := range p.slots {
+			if o.slots[s].rec != nil {
+				keep = append(keep, to[s])
+			}
+		}
+		clear(p.slots[len(keep):])
+		p.slots, p.dead = slices.Clip(keep), 0
+	}
+	for _, p := range o.bySource {
+		rewrite(p)
+	}
+	rewrite(&o.inactive)
+	for _, x := range append([]*valueIndex{o.dept, o.div, o.office, o.tag}, o.tagFieldList...) {
+		for i := range x.vals {
+			rewrite(&x.vals[i].post)
+		}
+	}
+	for i := range o.wordPosts {
+		rewrite(&o.wordPosts[i])
+	}
+	o.slots, o.deadSlots = live, 0
 }
 
 // unindex removes a committed user from every index and marks it dead.
@@ -523,40 +641,65 @@ func (o *org) unindex(r *userRec) {
 	if k := (srcKey{u.SourceID, u.ExternalID}); o.byExt[k] == r {
 		delete(o.byExt, k)
 	}
-	removeFrom(o.bySource, u.SourceID, r)
+	si := o.slots[r.slot]
+	o.slots[r.slot].rec = nil
+	o.deadSlots++
+	if p := o.bySource[u.SourceID]; p != nil {
+		if p.remove(o); p.live() == 0 {
+			delete(o.bySource, u.SourceID)
+		}
+	}
 	if u.IdpID != "" {
-		removeFrom(o.byIdp, u.IdpID, r)
+		removeRec(o.byIdp, u.IdpID, r)
 	}
 	if r.email != "" {
-		removeFrom(o.byEmail, r.email, r)
+		removeRec(o.byEmail, r.email, r)
 	}
 	if u.Active {
 		o.nActive--
 	} else {
-		delete(o.inactive, r)
+		o.inactive.remove(o)
 	}
-	o.dept.remove(r.dept, u.Department, r)
-	o.div.remove(r.div, u.Division, r)
-	o.office.remove(r.office, u.Office, r)
-	for _, f := range r.tags {
-		o.tag.remove(f, r.tagSpelling(f), r)
+	o.dept.remove(o, si.vid[fDept], u.Department, u.Active)
+	o.div.remove(o, si.vid[fDiv], u.Division, u.Active)
+	o.office.remove(o, si.vid[fOffice], u.Office, u.Active)
+	for i, f := range r.tags {
+		o.tag.remove(o, r.tagIDs[i], r.tagSpelling(f), u.Active)
 	}
 	for i, t := range r.tfIDs { // tfIDs[i] is tagFields[i]
-		ft := r.tagFields[i]
-		o.tagFieldList[t.field].remove(ft.folded, ft.value, r)
+		o.tagFieldList[t.field].remove(o, t.id, r.tagFields[i].value, u.Active)
 	}
 	for _, w := range r.words {
-		if set := o.words[w]; set != nil {
-			delete(set, r)
-			if len(set) == 0 {
-				delete(o.words, w)
-				o.wordIdx.killed()
-			}
+		id, ok := o.words[w]
+		if !ok {
+			continue
+		}
+		p := &o.wordPosts[id]
+		if p.remove(o); p.live() == 0 {
+			delete(o.words, w)
+			*p = postings{}
+			o.freeWords = append(o.freeWords, id)
+			o.wordIdx.killed()
 		}
 	}
 	r.dead = true
 	for _, x := range o.orders {
 		x.killed()
+	}
+}
+
+// removeRec removes r from the list of key k.
+func removeRec(m map[string][]*userRec, k string, r *userRec) {
+	l := m[k]
+	if i := slices.Index(l, r); i >= 0 {
+		l[i] = l[len(l)-1]
+		l[len(l)-1] = nil
+		l = l[:len(l)-1]
+	}
+	if len(l) == 0 {
+		delete(m, k)
+	} else {
+		m[k] = l
 	}
 }
 

@@ -8,27 +8,37 @@
 //
 // # Indexes
 //
-// Search and Facets do not scan an org. Per org the store keeps:
+// Search and Facets do not scan an org. Per org the store numbers its users
+// by slot (in the order written; a replaced or deleted user's slot dies, and
+// the slots are renumbered when most are dead) and keeps:
 //
-//   - for department, division, office and tag (a value of any tag field), a
-//     map from the folded value (search.Fold) to the set of users holding it,
-//     with the active count and the original spellings of each value;
+//   - per slot, the user's department, division and office as interned
+//     value IDs and whether the user is active, in one array, so that
+//     matching and facet counting mostly read consecutive memory;
+//   - for department, division, office, tag (a value of any tag field) and
+//     each tag field, per folded value (search.Fold) an ascending list of
+//     the slots holding it, the active count and the original spellings,
+//     for facet labels;
 //   - for groups, the folded group name to group IDs, and each group's members;
-//   - for text, the folded words of search.Words to the users holding them,
-//     and a sorted list of the distinct words, so that a term's prefix is one
-//     binary search;
+//   - for text, the slots of each folded word of search.Words, and a sorted
+//     list of the distinct words, so that a term's prefix is one binary
+//     search;
 //   - one sorted order of all users per sort (last name, first name, email,
 //     ID), kept as a large sorted slice plus a small sorted run of recent
 //     writes that is merged in when it grows.
 //
 // A query starts from its smallest index set (the union of a field's values,
 // the users of a term's prefix, or the inactive users) and checks each
-// candidate against the whole query, keeping the page's first entries with a
-// bounded heap. When the smallest set is large compared with the page (no
-// filter, or a filter most people pass), it instead walks the sorted order
-// from the cursor and stops when the page is full. Facets count the same
-// candidate sets, and use the precomputed per-value counts when a facet's
-// own filter is the only one.
+// candidate against the rest of the query, keeping the page's first entries
+// with a bounded heap. When the smallest set is large compared with the page
+// (no filter, or a filter most people pass), it instead walks the sorted
+// order from the cursor and stops when the page is full. Facets count value
+// IDs in slices over the same candidate sets, and use the per-value counts
+// when a facet's own filter is the only one.
+//
+// Apply folds each distinct department, office, tag value and first and
+// last name once per store (a bounded cache), and puts a request's new
+// users into the sorted orders with one merge per order.
 //
 // Values are folded and text is split exactly as package search defines, so
 // the results equal those of every other store.
@@ -67,6 +77,8 @@ type Store struct {
 
 	mu   sync.RWMutex
 	orgs map[string]*org
+
+	folds foldCache
 
 	// faults deliberately break the store; set only by this package's tests
 	// to prove that the conformance suite notices.

@@ -28,9 +28,14 @@ func (s *Store) Snapshot(ctx context.Context, orgID, sourceID string, fn func(st
 	s.mu.RLock()
 	var entries []store.SnapshotEntry
 	if o := s.readOrg(orgID); o != nil {
-		set := o.bySource[sourceID]
-		entries = make([]store.SnapshotEntry, 0, len(set))
-		for r := range set {
+		if set := o.bySource[sourceID]; set != nil {
+			entries = make([]store.SnapshotEntry, 0, set.live())
+		}
+		for _, s := range o.bySource[sourceID].slotsOrNil() {
+			r := o.slots[s].rec
+			if r == nil {
+				continue
+			}
 			u := r.u
 			entries = append(entries, store.SnapshotEntry{
 				ExternalID:        u.ExternalID,
@@ -83,14 +88,14 @@ func (s *Store) LoadUsers(ctx context.Context, req store.LoadUsersRequest) ([]st
 	if o == nil {
 		return nil, nil
 	}
-	found := recSet{}
+	found := map[*userRec]struct{}{}
 	for _, id := range req.ExternalIDs {
 		if r := o.byExt[srcKey{req.SourceID, id}]; r != nil {
 			found[r] = struct{}{}
 		}
 	}
-	addSet := func(set recSet) {
-		for r := range set {
+	addSet := func(set []*userRec) {
+		for _, r := range set {
 			if !req.OnlyInactive || !r.u.Active {
 				found[r] = struct{}{}
 			}

@@ -26,16 +26,24 @@ const maxPrefixWords = 2048
 
 // query is a normalised search.Query compiled against one org.
 type query struct {
-	q       search.Query
-	vals    [nValueFields][]string // folded values; nil when the field is not filtered
-	groups  map[string]struct{}    // group IDs matched by the group filter; nil when none
+	q    search.Query
+	vals [nValueFields][]string // folded values; nil when the field is not filtered
+	// ids are the interned IDs of vals that the org stores (a value it
+	// does not store matches nobody); nil when the field is not filtered.
+	ids     [nValueFields][]int32
+	groups  map[string]struct{} // group IDs matched by the group filter; nil when none
 	terms   []string
 	sortIdx int
 }
 
+// foldValues returns the folded distinct values of a filter, or nil when it
+// has none that folds to a non-empty value: such a filter filters nothing.
 func (s *Store) foldValues(vals []string) []string {
 	if !s.faults.caseSensitive {
-		return search.FoldedValues(vals)
+		if out := search.FoldedValues(vals); len(out) > 0 {
+			return out
+		}
+		return nil
 	}
 	var out []string
 	for _, v := range vals {
@@ -46,12 +54,27 @@ func (s *Store) foldValues(vals []string) []string {
 	return out
 }
 
+func (o *org) valueIndexes() [nValueFields]*valueIndex {
+	return [nValueFields]*valueIndex{o.dept, o.div, o.office, o.tag}
+}
+
 func (s *Store) compile(o *org, q search.Query) *query {
 	c := &query{q: q, terms: search.Terms(q.Text), sortIdx: sortIndex(q.Sort)}
 	c.vals[fDept] = s.foldValues(q.Departments)
 	c.vals[fDiv] = s.foldValues(q.Divisions)
 	c.vals[fOffice] = s.foldValues(q.Offices)
 	c.vals[fTag] = s.foldValues(q.Tags)
+	for f, x := range o.valueIndexes() {
+		if c.vals[f] == nil {
+			continue
+		}
+		c.ids[f] = make([]int32, 0, len(c.vals[f]))
+		for _, v := range c.vals[f] {
+			if id := x.lookup(v); id >= 0 {
+				c.ids[f] = append(c.ids[f], id)
+			}
+		}
+	}
 	if names := s.foldValues(q.Groups); len(names) > 0 {
 		c.groups = map[string]struct{}{}
 		for _, n := range names {
@@ -79,27 +102,46 @@ func (c *query) onlyStatus(skip int) bool {
 	return c.groups == nil && len(c.terms) == 0
 }
 
-// match reports whether r satisfies the query, ignoring field skip.
-func (o *org) match(r *userRec, c *query, skip int) bool {
+// known says which of a query's filters a user is known to pass (because
+// the candidate came from their index) or is to be judged without: the
+// value fields in the bits of fields (1<<f), and the text term of index
+// term (-1 for none).
+type known struct {
+	fields uint8
+	term   int
+}
+
+func skipField(f int) known {
+	if f == fNone {
+		return known{term: -1}
+	}
+	return known{fields: 1 << f, term: -1}
+}
+
+// match reports whether the user in slot s satisfies the query, ignoring
+// what k names.
+func (o *org) match(s uint32, c *query, k known) bool {
+	si := &o.slots[s]
 	switch c.q.Status {
 	case search.StatusActive:
-		if !r.active {
+		if !si.active {
 			return false
 		}
 	case search.StatusInactive:
-		if r.active {
+		if si.active {
 			return false
 		}
 	}
-	for f, field := range [...]string{r.dept, r.div, r.office} {
-		if f != skip && c.vals[f] != nil && !slices.Contains(c.vals[f], field) {
+	for f := range 3 {
+		if k.fields&(1<<f) == 0 && c.ids[f] != nil && !slices.Contains(c.ids[f], si.vid[f]) {
 			return false
 		}
 	}
-	if skip != fTag && c.vals[fTag] != nil {
+	r := si.rec
+	if k.fields&(1<<fTag) == 0 && c.ids[fTag] != nil {
 		ok := false
-		for _, t := range r.tags {
-			if slices.Contains(c.vals[fTag], t) {
+		for _, t := range r.tagIDs {
+			if slices.Contains(c.ids[fTag], t) {
 				ok = true
 				break
 			}
@@ -120,8 +162,8 @@ func (o *org) match(r *userRec, c *query, skip int) bool {
 			return false
 		}
 	}
-	for _, t := range c.terms {
-		if !search.MatchTerm(t, r.words) {
+	for i, t := range c.terms {
+		if i != k.term && !search.MatchTerm(t, r.words) {
 			return false
 		}
 	}
@@ -131,57 +173,61 @@ func (o *org) match(r *userRec, c *query, skip int) bool {
 // source is a candidate set: a superset of the users a query matches,
 // drawn from one index.
 type source struct {
-	est  int // its size, or an upper bound of it
-	sets []recSet
-	ids  []map[string]struct{} // user ID sets (group members)
+	est   int // its size, or an upper bound of it
+	lists []*postings
+	ids   []map[string]struct{} // user ID sets (group members)
+	// sure is what every candidate is known to pass: the value field the
+	// lists index, or a text term whose prefix's lists are exactly its
+	// matches.
+	sure known
 }
 
-func (src *source) each(o *org, yield func(*userRec) bool) {
-	multi := len(src.sets)+len(src.ids) > 1
-	var seen recSet
-	if multi {
-		seen = make(recSet, src.est)
-	}
-	visit := func(r *userRec) bool {
-		if multi {
-			if _, ok := seen[r]; ok {
-				return true
+// each calls yield with the slot of every live user of the set, once.
+func (src *source) each(o *org, yield func(uint32)) {
+	if len(src.lists) == 1 && len(src.ids) == 0 {
+		for _, s := range src.lists[0].slots {
+			if o.slots[s].rec != nil {
+				yield(s)
 			}
-			seen[r] = struct{}{}
 		}
-		return yield(r)
+		return
 	}
-	for _, set := range src.sets {
-		for r := range set {
-			if !visit(r) {
-				return
-			}
+	seen := make([]uint64, (len(o.slots)+63)/64)
+	visit := func(s uint32) {
+		if seen[s/64]&(1<<(s%64)) == 0 && o.slots[s].rec != nil {
+			seen[s/64] |= 1 << (s % 64)
+			yield(s)
+		}
+	}
+	for _, p := range src.lists {
+		for _, s := range p.slots {
+			visit(s)
 		}
 	}
 	for _, ids := range src.ids {
 		for id := range ids {
-			if r := o.users[id]; r != nil && !visit(r) {
-				return
+			if r := o.users[id]; r != nil {
+				visit(r.slot)
 			}
 		}
 	}
 }
 
-// prefixSets returns the user sets of the words starting with p, or
+// prefixLists returns the postings of the words starting with p, or
 // ok == false when more than maxPrefixWords words do.
-func (o *org) prefixSets(p string) (sets []recSet, est int, ok bool) {
+func (o *org) prefixLists(p string) (lists []*postings, est int, ok bool) {
 	for w := range o.wordIdx.from(func(w string) bool { return w >= p }) {
 		if !strings.HasPrefix(w, p) {
 			break
 		}
-		if len(sets) == maxPrefixWords {
+		if len(lists) == maxPrefixWords {
 			return nil, 0, false
 		}
-		set := o.words[w]
-		sets = append(sets, set)
-		est += len(set)
+		l := &o.wordPosts[o.words[w]]
+		lists = append(lists, l)
+		est += l.live()
 	}
-	return sets, est, true
+	return lists, est, true
 }
 
 // best returns the smallest candidate set for the query ignoring field skip,
@@ -198,22 +244,20 @@ func (o *org) best(c *query, skip int) (b *source, frac float64) {
 			b = src
 		}
 	}
-	indexes := [nValueFields]*valueIndex{o.dept, o.div, o.office, o.tag}
-	for f, vals := range c.vals {
-		if f == skip || vals == nil {
+	for f, x := range o.valueIndexes() {
+		if f == skip || c.ids[f] == nil {
 			continue
 		}
-		src := &source{}
-		for _, v := range vals {
-			if set := indexes[f].sets[v]; set != nil {
-				src.sets = append(src.sets, set)
-				src.est += len(set)
-			}
+		src := &source{sure: skipField(f)}
+		for _, id := range c.ids[f] {
+			p := &x.vals[id].post
+			src.lists = append(src.lists, p)
+			src.est += p.live()
 		}
 		consider(src)
 	}
 	if c.groups != nil {
-		src := &source{}
+		src := &source{sure: skipField(fNone)}
 		for gid := range c.groups {
 			if m := o.members[gid]; m != nil {
 				src.ids = append(src.ids, m)
@@ -222,33 +266,35 @@ func (o *org) best(c *query, skip int) (b *source, frac float64) {
 		}
 		consider(src)
 	}
-	for _, t := range c.terms {
-		sets, est, ok := o.prefixSets(t)
+	for i, t := range c.terms {
+		lists, est, ok := o.prefixLists(t)
 		if !ok {
 			continue
 		}
+		sure := known{term: i}
 		if parts := search.TermParts(t); len(parts) > 0 && !(len(parts) == 1 && parts[0] == t) {
 			// The term also matches through its parts; every such match
 			// holds a word starting with each part, so the smallest part's
 			// users bound them.
-			var pb []recSet
+			sure.term = -1
+			var pb []*postings
 			pest, pok := 0, false
 			for _, p := range parts {
-				s, e, ok := o.prefixSets(p)
+				l, e, ok := o.prefixLists(p)
 				if ok && (!pok || e < pest) {
-					pb, pest, pok = s, e, true
+					pb, pest, pok = l, e, true
 				}
 			}
 			if !pok {
 				continue
 			}
-			sets, est = append(sets, pb...), est+pest
+			lists, est = append(lists, pb...), est+pest
 		}
-		consider(&source{sets: sets, est: est})
+		consider(&source{lists: lists, est: est, sure: sure})
 	}
 	switch c.q.Status {
 	case search.StatusInactive:
-		consider(&source{sets: []recSet{o.inactive}, est: len(o.inactive)})
+		consider(&source{lists: []*postings{&o.inactive}, est: o.inactive.live(), sure: skipField(fNone)})
 	case search.StatusActive:
 		if n > 0 {
 			frac *= float64(o.nActive) / float64(n)
@@ -330,8 +376,9 @@ func (o *org) find(c *query, pos search.Position, hasPos bool, k int) []*userRec
 			budget = 2*src.est + k
 		}
 		steps := 0
+		all := skipField(fNone)
 		for r := range o.orders[c.sortIdx].from(after) {
-			if o.match(r, c, fNone) {
+			if o.match(r.slot, c, all) {
 				if out = append(out, r); len(out) == k {
 					return out
 				}
@@ -345,11 +392,12 @@ func (o *org) find(c *query, pos search.Position, hasPos bool, k int) []*userRec
 		}
 	}
 	h := &topK{k: k, sortIdx: c.sortIdx}
-	src.each(o, func(r *userRec) bool {
-		if after(r) && o.match(r, c, fNone) {
-			h.push(r)
+	src.each(o, func(s uint32) {
+		if o.match(s, c, src.sure) {
+			if r := o.slots[s].rec; after(r) {
+				h.push(r)
+			}
 		}
-		return true
 	})
 	return h.sorted()
 }
@@ -419,14 +467,14 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		return out, nil
 	}
 	c := s.compile(o, q)
-	indexes := [nValueFields]*valueIndex{o.dept, o.div, o.office, o.tag}
+	indexes := o.valueIndexes()
 	fc := &facetCounts{}
 	for f := range nValueFields {
-		fc.fields[f] = make([]int, len(indexes[f].names))
+		fc.fields[f] = make([]int32, len(indexes[f].names))
 	}
-	fc.tagFields = make([][]int, len(o.tagFieldList))
+	fc.tagFields = make([][]int32, len(o.tagFieldList))
 	for i, x := range o.tagFieldList {
-		fc.tagFields[i] = make([]int, len(x.names))
+		fc.tagFields[i] = make([]int32, len(x.names))
 	}
 
 	// Facets whose field is not filtered share one pass over the matches;
@@ -446,7 +494,7 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 	for f, m := range [nValueFields]map[string]int{out.Department, out.Division, out.Office, out.Tag} {
 		for id, n := range fc.fields[f] {
 			if n > 0 {
-				m[indexes[f].label(indexes[f].names[id])] += n
+				m[indexes[f].label(int32(id))] += int(n)
 			}
 		}
 	}
@@ -460,7 +508,7 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 			if out.TagFields[field] == nil {
 				out.TagFields[field] = map[string]int{}
 			}
-			out.TagFields[field][x.label(x.names[id])] += n
+			out.TagFields[field][x.label(int32(id))] += int(n)
 		}
 	}
 	if s.faults.crossOrgCounts {
@@ -469,9 +517,9 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 			if id == orgID {
 				continue
 			}
-			for folded := range other.dept.sets {
-				if n := other.dept.count(folded, q.Status); n > 0 {
-					out.Department[other.dept.label(folded)] += n
+			for vid := range other.dept.names {
+				if n := other.dept.count(int32(vid), q.Status); n > 0 {
+					out.Department[other.dept.label(int32(vid))] += n
 				}
 			}
 		}
@@ -482,43 +530,50 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 // facetCounts are counts by interned value ID: per field, and per tag
 // field (by index in org.tagFieldList).
 type facetCounts struct {
-	fields    [nValueFields][]int
-	tagFields [][]int
+	fields    [nValueFields][]int32
+	tagFields [][]int32
 }
 
 // countFacets counts the values of fields (and, when fTag is among them,
 // of every tag field) among the users matching c ignoring field skip.
 func (o *org) countFacets(c *query, skip int, fields []int, fc *facetCounts) {
-	indexes := [nValueFields]*valueIndex{o.dept, o.div, o.office, o.tag}
+	indexes := o.valueIndexes()
 	withTags := slices.Contains(fields, fTag)
 	if c.onlyStatus(skip) {
 		// Nothing but status narrows these facets: the indexes hold the counts.
 		for _, f := range fields {
 			x := indexes[f]
-			for id, folded := range x.names {
-				fc.fields[f][id] = x.count(folded, c.q.Status)
+			for id := range x.names {
+				fc.fields[f][id] = int32(x.count(int32(id), c.q.Status))
 			}
 		}
 		if withTags {
 			for fi, x := range o.tagFieldList {
-				for id, folded := range x.names {
-					fc.tagFields[fi][id] = x.count(folded, c.q.Status)
+				for id := range x.names {
+					fc.tagFields[fi][id] = int32(x.count(int32(id), c.q.Status))
 				}
 			}
 		}
 		return
 	}
-	visit := func(r *userRec) bool {
-		if !o.match(r, c, skip) {
-			return true
+	var cols []int // the value fields counted from the slot
+	for _, f := range fields {
+		if f != fTag {
+			cols = append(cols, f)
 		}
-		for _, f := range fields {
-			if f != fTag {
-				if id := r.vid[f]; id >= 0 {
-					fc.fields[f][id]++
-				}
-				continue
+	}
+	count := func(s uint32, k known) {
+		if !o.match(s, c, k) {
+			return
+		}
+		si := &o.slots[s]
+		for _, f := range cols {
+			if id := si.vid[f]; id >= 0 {
+				fc.fields[f][id]++
 			}
+		}
+		if withTags {
+			r := si.rec
 			for _, id := range r.tagIDs {
 				fc.fields[fTag][id]++
 			}
@@ -526,13 +581,17 @@ func (o *org) countFacets(c *query, skip int, fields []int, fc *facetCounts) {
 				fc.tagFields[t.field][t.id]++
 			}
 		}
-		return true
 	}
+	k := skipField(skip)
 	if src, _ := o.best(c, skip); src != nil {
-		src.each(o, visit)
+		k.fields |= src.sure.fields
+		k.term = src.sure.term
+		src.each(o, func(s uint32) { count(s, k) })
 		return
 	}
-	for _, r := range o.users {
-		visit(r)
+	for s, si := range o.slots {
+		if si.rec != nil {
+			count(uint32(s), k)
+		}
 	}
 }
