@@ -18,9 +18,16 @@ import (
 // Users, groups and memberships of other orgs (by OrgID) are ignored, and a
 // membership counts only when both its user and its group are present.
 type Reference struct {
-	OrgID       string
-	Users       []store.User
-	Groups      []store.Group
+	// OrgID is the org queried; it also binds the cursors Search issues
+	// and accepts.
+	OrgID string
+	// Users are the stored users, as written (their Groups are ignored;
+	// Search fills them from Groups and Memberships). Any order.
+	Users []store.User
+	// Groups are the org's groups, whose names and IDs the group filter
+	// matches.
+	Groups []store.Group
+	// Memberships link Users to Groups; duplicates count once.
 	Memberships []store.Membership
 }
 
