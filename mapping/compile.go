@@ -285,9 +285,15 @@ var mapType = reflect.TypeOf(map[string]any(nil))
 // CompileError is an expression that does not compile. Line and Column
 // (1-based, in runes) locate the problem inside the field's expression.
 type CompileError struct {
-	Field   string // e.g. "department" or "tags.team"
-	Line    int
-	Column  int
+	Field string // e.g. "department" or "tags.team"
+	// Line is the 1-based line of the problem in the expression; 0 when the
+	// error is about the whole expression (e.g. it is too long), and then
+	// Column is 0 too.
+	Line int
+	// Column is the 1-based column, in runes, within Line.
+	Column int
+	// Message says what is wrong, in expr-lang's words or ours, without the
+	// field or position.
 	Message string
 }
 

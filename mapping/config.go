@@ -63,14 +63,23 @@ var tagNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 type Config struct {
 	// Preset names a built-in mapping (see Presets) whose expressions this
 	// config's non-empty expressions override.
-	Preset     string `json:"preset,omitempty" yaml:"preset,omitempty"`
-	FirstName  string `json:"first_name,omitempty" yaml:"first_name,omitempty"`
-	LastName   string `json:"last_name,omitempty" yaml:"last_name,omitempty"`
-	Email      string `json:"email,omitempty" yaml:"email,omitempty"`
+	Preset string `json:"preset,omitempty" yaml:"preset,omitempty"`
+	// FirstName is the expression for Profile.FirstName. Like every profile
+	// field's expression it sees user, raw and custom and must yield a
+	// string or nil.
+	FirstName string `json:"first_name,omitempty" yaml:"first_name,omitempty"`
+	// LastName is the expression for Profile.LastName.
+	LastName string `json:"last_name,omitempty" yaml:"last_name,omitempty"`
+	// Email is the expression for Profile.Email.
+	Email string `json:"email,omitempty" yaml:"email,omitempty"`
+	// Department is the expression for Profile.Department.
 	Department string `json:"department,omitempty" yaml:"department,omitempty"`
-	Division   string `json:"division,omitempty" yaml:"division,omitempty"`
-	Office     string `json:"office,omitempty" yaml:"office,omitempty"`
-	Title      string `json:"title,omitempty" yaml:"title,omitempty"`
+	// Division is the expression for Profile.Division.
+	Division string `json:"division,omitempty" yaml:"division,omitempty"`
+	// Office is the expression for Profile.Office.
+	Office string `json:"office,omitempty" yaml:"office,omitempty"`
+	// Title is the expression for Profile.Title.
+	Title string `json:"title,omitempty" yaml:"title,omitempty"`
 	// Active, when set, must yield a bool (or nil, leaving the provider's
 	// state in force); it becomes Profile.Active.
 	Active string `json:"active,omitempty" yaml:"active,omitempty"`

@@ -4,13 +4,19 @@ import "errors"
 
 // PreviewRow is one sample record's outcome under a mapping.
 type PreviewRow struct {
-	ExternalID string  `json:"external_id"`
-	Profile    Profile `json:"profile"`
+	// ExternalID is the sample record's ExternalID.
+	ExternalID string `json:"external_id"`
+	// Profile is the mapped profile; empty when the record failed to map.
+	Profile Profile `json:"profile"`
 	// Error, when not empty, is why the record failed to map (Profile is
 	// then empty), and Field the profile field that failed ("department",
 	// "tags.team"); FieldError is the error itself.
-	Error      string      `json:"error,omitempty"`
-	Field      string      `json:"field,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Field is the profile field that failed; empty when the record mapped,
+	// or when the mapper's error was not a *FieldError.
+	Field string `json:"field,omitempty"`
+	// FieldError is the failure as a *FieldError; nil when the record
+	// mapped or the error was of another type. Not serialized.
 	FieldError *FieldError `json:"-"`
 }
 
