@@ -52,15 +52,30 @@ const (
 // Fold, exactly. Text is split into terms; each must match the person (see
 // MatchTerm).
 type Query struct {
+	// Departments are department values, any of which matches; at most
+	// MaxValues of at most MaxValueBytes each. Values that fold to nothing
+	// are ignored; no values means no filter.
 	Departments []string `json:"department,omitempty"`
-	Divisions   []string `json:"division,omitempty"`
-	Offices     []string `json:"office,omitempty"`
-	Tags        []string `json:"tag,omitempty"`   // a value of any tag field
-	Groups      []string `json:"group,omitempty"` // a group's name or ID
-	Text        string   `json:"q,omitempty"`
-	Status      Status   `json:"status,omitempty"`
-	Sort        Sort     `json:"sort,omitempty"`
-	Limit       int      `json:"limit,omitempty"`
+	// Divisions are division values, any of which matches, bounded like
+	// Departments.
+	Divisions []string `json:"division,omitempty"`
+	// Offices are office values, any of which matches, bounded like
+	// Departments.
+	Offices []string `json:"office,omitempty"`
+	Tags    []string `json:"tag,omitempty"`   // a value of any tag field
+	Groups  []string `json:"group,omitempty"` // a group's name or ID
+	// Text is the search box: whitespace-separated terms, each of which must
+	// match the person's name or email words (see MatchTerm); at most
+	// MaxValueBytes. Empty matches everyone.
+	Text string `json:"q,omitempty"`
+	// Status selects active, inactive or all people; Normalize sets the
+	// default, StatusActive.
+	Status Status `json:"status,omitempty"`
+	// Sort is the result order; Normalize sets the default, SortLastName.
+	// Ties break on ID.
+	Sort Sort `json:"sort,omitempty"`
+	// Limit is the page size, 1 to MaxLimit; 0 means DefaultLimit.
+	Limit int `json:"limit,omitempty"`
 	// Cursor continues a previous page; it must come from a page of the same
 	// query in the same org.
 	Cursor string `json:"cursor,omitempty"`
@@ -193,8 +208,10 @@ func keyPart(s string) string {
 // last result of a page. A page continued from Position p starts with the
 // first result whose (Key, ID) is bytewise greater than (p.Key, p.ID).
 type Position struct {
+	// Key is the result's SortKey under the query's sort.
 	Key string `json:"k"`
-	ID  string `json:"i"`
+	// ID is the result's user ID, the tie-break.
+	ID string `json:"i"`
 }
 
 // After reports whether (key, id) sorts strictly after p.
