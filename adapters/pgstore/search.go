@@ -27,6 +27,12 @@ const (
 type whereBuilder struct {
 	args  []any
 	conds []string
+	field []int // the facet field each cond filters, or skipNone
+}
+
+func (w *whereBuilder) add(field int, cond string) {
+	w.conds = append(w.conds, cond)
+	w.field = append(w.field, field)
 }
 
 func (w *whereBuilder) arg(v any) string {
@@ -34,35 +40,27 @@ func (w *whereBuilder) arg(v any) string {
 	return "$" + strconv.Itoa(len(w.args))
 }
 
-// buildWhere renders q's filters (q is normalized), leaving out one field's
-// filter for disjunctive facets.
-func buildWhere(orgID string, q search.Query, skip int) *whereBuilder {
+// buildWhere renders q's filters (q is normalized); sql(skip) leaves out
+// one field's filter for disjunctive facets.
+func buildWhere(orgID string, q search.Query) *whereBuilder {
 	w := &whereBuilder{args: []any{orgID}}
-	w.conds = append(w.conds, "u.org_id = $1")
+	w.add(skipNone, "u.org_id = $1")
 	switch q.Status {
 	case search.StatusActive:
-		w.conds = append(w.conds, "u.active")
+		w.add(skipNone, "u.active")
 	case search.StatusInactive:
-		w.conds = append(w.conds, "NOT u.active")
+		w.add(skipNone, "NOT u.active")
 	}
-	field := func(col string, vals []string) {
+	field := func(id int, col string, vals []string) {
 		if f := search.FoldedValues(vals); len(f) > 0 {
-			w.conds = append(w.conds, col+" = ANY("+w.arg(f)+")")
+			w.add(id, col+" = ANY("+w.arg(f)+")")
 		}
 	}
-	if skip != skipDepartment {
-		field("u.f_department", q.Departments)
-	}
-	if skip != skipDivision {
-		field("u.f_division", q.Divisions)
-	}
-	if skip != skipOffice {
-		field("u.f_office", q.Offices)
-	}
-	if skip != skipTag {
-		if f := search.FoldedValues(q.Tags); len(f) > 0 {
-			w.conds = append(w.conds, "u.id IN (SELECT t.user_id FROM {S}.user_tags t WHERE t.org_id = $1 AND t.f_value = ANY("+w.arg(f)+"))")
-		}
+	field(skipDepartment, "u.f_department", q.Departments)
+	field(skipDivision, "u.f_division", q.Divisions)
+	field(skipOffice, "u.f_office", q.Offices)
+	if f := search.FoldedValues(q.Tags); len(f) > 0 {
+		w.add(skipTag, "u.id IN (SELECT t.user_id FROM {S}.user_tags t WHERE t.org_id = $1 AND t.f_value = ANY("+w.arg(f)+"))")
 	}
 	// A group matches by folded name, or by ID exactly (the reference
 	// evaluator's rule); values that fold to nothing are ignored.
@@ -74,7 +72,7 @@ func buildWhere(orgID string, q search.Query, skip int) *whereBuilder {
 	}
 	if names := search.FoldedValues(q.Groups); len(names) > 0 {
 		pn, pi := w.arg(names), w.arg(groupIDs)
-		w.conds = append(w.conds, `u.id IN (SELECT m.user_id FROM {S}.memberships m JOIN {S}.groups g
+		w.add(skipNone, `u.id IN (SELECT m.user_id FROM {S}.memberships m JOIN {S}.groups g
 			ON g.org_id = m.org_id AND g.id = m.group_id
 			WHERE m.org_id = $1 AND g.org_id = $1 AND (g.f_name = ANY(`+pn+`) OR g.id = ANY(`+pi+`)))`)
 	}
@@ -88,7 +86,7 @@ func buildWhere(orgID string, q search.Query, skip int) *whereBuilder {
 			}
 			cond = "(" + cond + " OR (" + strings.Join(all, " AND ") + "))"
 		}
-		w.conds = append(w.conds, cond)
+		w.add(skipNone, cond)
 	}
 	return w
 }
@@ -123,7 +121,16 @@ func successor(p string) (string, bool) {
 	return "", false
 }
 
-func (w *whereBuilder) sql() string { return strings.Join(w.conds, " AND ") }
+// sql renders the conditions but those of field skip.
+func (w *whereBuilder) sql(skip int) string {
+	var out []string
+	for i, c := range w.conds {
+		if skip == skipNone || w.field[i] != skip {
+			out = append(out, c)
+		}
+	}
+	return strings.Join(out, " AND ")
+}
 
 // sortColumn is the SQL sort key for a sort order.
 func sortColumn(s search.Sort) string {
@@ -152,14 +159,14 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	if err != nil {
 		return store.Page{}, err
 	}
-	w := buildWhere(orgID, q, skipNone)
+	w := buildWhere(orgID, q)
 	key := sortColumn(q.Sort)
 	if hasCursor {
 		if q.Sort == search.SortID {
-			w.conds = append(w.conds, "u.id > "+w.arg(pos.ID))
+			w.add(skipNone, "u.id > "+w.arg(pos.ID))
 		} else {
 			// A row comparison is one index range on (org, key, id).
-			w.conds = append(w.conds, "("+key+", u.id) > ("+w.arg(pos.Key)+", "+w.arg(pos.ID)+")")
+			w.add(skipNone, "("+key+", u.id) > ("+w.arg(pos.Key)+", "+w.arg(pos.ID)+")")
 		}
 	}
 	order := key + ", u.id"
@@ -167,7 +174,7 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 		order = "u.id"
 	}
 	limit := w.arg(q.Limit + 1)
-	sql := s.sql(`SELECT ` + userSelect + ` FROM {S}.users u WHERE ` + w.sql() + ` ORDER BY ` + order + ` LIMIT ` + limit)
+	sql := s.sql(`SELECT ` + userSelect + ` FROM {S}.users u WHERE ` + w.sql(skipNone) + ` ORDER BY ` + order + ` LIMIT ` + limit)
 	users, err := s.queryUsers(ctx, sql, w.args...)
 	if err != nil {
 		return store.Page{}, err
@@ -208,7 +215,7 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 	}
 	// Each query reads the org's values once: counts under the query (each
 	// facet without its own filter) and, over every stored value, the
-	// label (the bytewise least original spelling). All five go in one
+	// label (the bytewise least original spelling). All three go in one
 	// round trip.
 	b := &pgx.Batch{}
 	type into struct {
@@ -216,32 +223,39 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		scan func(rows pgx.Rows) error
 	}
 	var intos []into
-	for _, c := range []struct {
-		skip     int
-		col, raw string
-		out      map[string]int
-	}{
-		{skipDepartment, "f_department", "department", f.Department},
-		{skipDivision, "f_division", "division", f.Division},
-		{skipOffice, "f_office", "office", f.Office},
-	} {
-		w := buildWhere(orgID, q, c.skip)
-		b.Queue(s.sql(`SELECT min(u.`+c.raw+`), count(*) FILTER (WHERE `+w.sql()+`)
-			FROM {S}.users u WHERE u.org_id = $1 AND u.`+c.col+` <> '' GROUP BY u.`+c.col), w.args...)
-		intos = append(intos, into{c.raw, func(rows pgx.Rows) error {
-			var label string
-			var n int
-			if err := rows.Scan(&label, &n); err != nil {
-				return err
-			}
-			if n > 0 {
-				c.out[label] += n
-			}
-			return nil
-		}})
-	}
-	w := buildWhere(orgID, q, skipTag)
-	matched := `LEFT JOIN (SELECT u.id FROM {S}.users u WHERE ` + w.sql() + `) m ON m.id = t.user_id`
+	w := buildWhere(orgID, q)
+	// Department, division and office in one pass over the org's rows.
+	b.Queue(s.sql(`SELECT GROUPING(u.f_department), GROUPING(u.f_division), GROUPING(u.f_office),
+		u.f_department, u.f_division, u.f_office, min(u.department), min(u.division), min(u.office),
+		count(*) FILTER (WHERE `+w.sql(skipDepartment)+`),
+		count(*) FILTER (WHERE `+w.sql(skipDivision)+`),
+		count(*) FILTER (WHERE `+w.sql(skipOffice)+`)
+		FROM {S}.users u WHERE u.org_id = $1
+		GROUP BY GROUPING SETS ((u.f_department), (u.f_division), (u.f_office))`), w.args...)
+	intos = append(intos, into{"department, division and office", func(rows pgx.Rows) error {
+		var gDept, gDiv, gOff int
+		var fDept, fDiv, fOff, lDept, lDiv, lOff *string
+		var nDept, nDiv, nOff int
+		if err := rows.Scan(&gDept, &gDiv, &gOff, &fDept, &fDiv, &fOff, &lDept, &lDiv, &lOff, &nDept, &nDiv, &nOff); err != nil {
+			return err
+		}
+		// GROUPING is 0 for the column a row is grouped by.
+		switch {
+		case gDept == 0 && fDept != nil && *fDept != "" && nDept > 0:
+			f.Department[*lDept] += nDept
+		case gDiv == 0 && fDiv != nil && *fDiv != "" && nDiv > 0:
+			f.Division[*lDiv] += nDiv
+		case gOff == 0 && fOff != nil && *fOff != "" && nOff > 0:
+			f.Office[*lOff] += nOff
+		}
+		return nil
+	}})
+	// The tag facets ignore the tag filter; a builder of their own keeps
+	// every parameter referenced.
+	qt := q
+	qt.Tags = nil
+	w = buildWhere(orgID, qt)
+	matched := `LEFT JOIN (SELECT u.id FROM {S}.users u WHERE ` + w.sql(skipNone) + `) m ON m.id = t.user_id`
 	// A person holding a value in two tag fields counts once in "tag".
 	b.Queue(s.sql(`SELECT min(v.label), count(*) FILTER (WHERE v.matched) FROM (
 		SELECT t.f_value, min(t.value) AS label, bool_or(m.id IS NOT NULL) AS matched
