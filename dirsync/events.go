@@ -22,6 +22,9 @@ const (
 // DirectoryIDer is implemented by providers whose events name a directory
 // (the WorkOS adapter). ApplyEvent ignores events about other directories.
 type DirectoryIDer interface {
+	// DirectoryID returns the provider's ID of the directory the provider
+	// lists; empty turns the check off. ApproveParked(ctx, nil) likewise
+	// approves only that directory's parked events (and those naming none).
 	DirectoryID() string
 }
 

@@ -41,9 +41,16 @@ type SourceStatus struct {
 
 // ProviderGroup is a group as a provider lists it.
 type ProviderGroup struct {
-	ExternalID string    `json:"id"`
-	Name       string    `json:"name"`
-	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+	// ExternalID is the provider's group ID, stable for the group's life;
+	// required, at most 512 bytes (a group without one is reported as a
+	// record error and skipped).
+	ExternalID string `json:"id"`
+	// Name is the group's display name, at most 1024 bytes; the engine
+	// cleans it (mapping.Clean) before storing it.
+	Name string `json:"name"`
+	// UpdatedAt is the provider's last-modified time for the group; zero
+	// when the provider gives none. The engine does not use it yet.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // EventKind is a provider-neutral event type.
@@ -67,7 +74,9 @@ const (
 // Event is one provider event, decoded.
 type Event struct {
 	// ID is the provider's event ID; events are deduplicated by it.
-	ID   string
+	ID string
+	// Kind is the provider-neutral event type that decides how the event is
+	// applied; the adapter that decoded the event sets it.
 	Kind EventKind
 	// ProviderKind is the provider's own name, e.g. "dsync.user.updated".
 	ProviderKind string
@@ -100,6 +109,7 @@ const (
 // marked or parked) before ApplyEvent returns without error, so a webhook
 // may be acknowledged then.
 type EventResult struct {
+	// Outcome is what ApplyEvent did with the event.
 	Outcome EventOutcome
 	// Changes is the number of journal entries written.
 	Changes int

@@ -76,7 +76,10 @@ func storedRecords(ctx context.Context, st store.Store, org, source string, logf
 
 // PreviewRequest asks Preview what a mapping would change.
 type PreviewRequest struct {
-	OrgID    string
+	// OrgID is the org whose stored people are previewed. Required.
+	OrgID string
+	// SourceID is the source whose stored people are remapped, from the
+	// source records kept with them (the provider is not called). Required.
 	SourceID string
 	// Mapper is the changed mapping. Required.
 	Mapper mapping.Mapper
@@ -89,14 +92,20 @@ type PreviewRequest struct {
 
 // PreviewExample is one person whose profile a mapping would change.
 type PreviewExample struct {
-	UserID     string         `json:"user_id"`
-	ExternalID string         `json:"external_id"`
-	Before     map[string]any `json:"before,omitempty"`
-	After      map[string]any `json:"after,omitempty"`
+	// UserID is the stored user's library ID.
+	UserID string `json:"user_id"`
+	// ExternalID is the user's provider ID.
+	ExternalID string `json:"external_id"`
+	// Before holds the changed fields' stored values, keyed as store.Diff
+	// keys them.
+	Before map[string]any `json:"before,omitempty"`
+	// After holds the values the mapping would give those fields.
+	After map[string]any `json:"after,omitempty"`
 }
 
 // PreviewReport is what a changed mapping would do to the stored people.
 type PreviewReport struct {
+	// MappingVersion is the Version of the previewed mapper.
 	MappingVersion string `json:"mapping_version"`
 	// Users is the number of stored people examined.
 	Users int `json:"users"`
@@ -107,19 +116,25 @@ type PreviewReport struct {
 	Fields map[string]int `json:"fields"`
 	// Examples holds up to PreviewRequest.Examples people per field.
 	Examples map[string][]PreviewExample `json:"examples"`
-	// Deactivated and Reactivated count state changes the mapping's
-	// "active" expression would make.
+	// Deactivated counts active people the mapping's "active" expression
+	// would deactivate; when the guard would halt, the deactivations it
+	// would hold.
 	Deactivated int `json:"deactivated"`
+	// Reactivated counts inactive people the "active" expression would
+	// make active again.
 	Reactivated int `json:"reactivated"`
 	// Failed is the number of records the mapping fails on; Errors the
 	// first of them.
-	Failed int                 `json:"failed"`
+	Failed int `json:"failed"`
+	// Errors are the first record failures, at most store.MaxRunErrors.
 	Errors []store.RecordError `json:"errors,omitempty"`
 	// WouldFail is set when more than 10 % of the records fail to map, so
 	// Syncer.Remap would fail.
 	WouldFail bool `json:"would_fail"`
 	// WouldHalt is set when Syncer.Remap would halt at the guard.
-	WouldHalt  bool   `json:"would_halt"`
+	WouldHalt bool `json:"would_halt"`
+	// HaltReason says why the guard would halt, prefixed "dry run: "; empty
+	// unless WouldHalt.
 	HaltReason string `json:"halt_reason,omitempty"`
 }
 

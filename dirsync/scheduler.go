@@ -13,6 +13,8 @@ import (
 
 // ScheduledSync is one source's periodic full reconcile.
 type ScheduledSync struct {
+	// Syncer runs the source's syncs; its org and source name the job, and
+	// its lease keeps replicas from running the same sync twice. Required.
 	Syncer *Syncer
 	// Interval is the period between full syncs. Defaults to 24h.
 	Interval time.Duration
