@@ -52,31 +52,61 @@ type Options struct {
 
 // Email is a directory user's email as WorkOS sends it.
 type Email struct {
-	Primary bool   `json:"primary"`
-	Type    string `json:"type,omitempty"`
-	Value   string `json:"value"`
+	// Primary marks the address WorkOS calls primary; the adapter falls
+	// back to it when User.Email is empty.
+	Primary bool `json:"primary"`
+	// Type is the IdP's label, e.g. "work"; omitted when empty.
+	Type string `json:"type,omitempty"`
+	// Value is the address.
+	Value string `json:"value"`
 }
 
 // User is a directory user in WorkOS's wire shape (directorysync.User with
 // the emails' keys in lowercase).
+//
+// The fake serves the fields as given; it checks none of them.
 type User struct {
-	ID               string                    `json:"id"`
-	IdpID            string                    `json:"idp_id"`
-	DirectoryID      string                    `json:"directory_id"`
-	OrganizationID   string                    `json:"organization_id"`
-	Email            string                    `json:"email"`
-	Username         string                    `json:"username,omitempty"`
-	Emails           []Email                   `json:"emails"`
-	Groups           []directorysync.UserGroup `json:"groups"`
-	FirstName        string                    `json:"first_name"`
-	LastName         string                    `json:"last_name"`
-	JobTitle         string                    `json:"job_title,omitempty"`
-	State            string                    `json:"state"`
-	RawAttributes    json.RawMessage           `json:"raw_attributes"`
-	CustomAttributes json.RawMessage           `json:"custom_attributes"`
-	CreatedAt        string                    `json:"created_at"`
-	UpdatedAt        string                    `json:"updated_at"`
-	Role             common.RoleResponse       `json:"role"`
+	// ID is the directory user ID ("directory_user_…"), the key AddUser
+	// adds or replaces by.
+	ID string `json:"id"`
+	// IdpID is the identity provider's ID for the person.
+	IdpID string `json:"idp_id"`
+	// DirectoryID is the directory that lists the user; the directory
+	// filter of /directory_users matches it.
+	DirectoryID string `json:"directory_id"`
+	// OrganizationID is the WorkOS organization of the directory.
+	OrganizationID string `json:"organization_id"`
+	// Email is the primary email address (WorkOS's newer top-level field).
+	Email string `json:"email"`
+	// Username is the IdP's username; omitted when empty.
+	Username string `json:"username,omitempty"`
+	// Emails is the deprecated list of addresses; AddUser sends nil as [].
+	Emails []Email `json:"emails"`
+	// Groups is the deprecated groups list, which WorkOS no longer fills;
+	// AddUser sends nil as [].
+	Groups []directorysync.UserGroup `json:"groups"`
+	// FirstName is the person's first name.
+	FirstName string `json:"first_name"`
+	// LastName is the person's last name.
+	LastName string `json:"last_name"`
+	// JobTitle is the job title; omitted when empty.
+	JobTitle string `json:"job_title,omitempty"`
+	// State is WorkOS's word for the user's state: "active", "inactive"
+	// or "suspended" (or anything else, to test odd input).
+	State string `json:"state"`
+	// RawAttributes is the IdP's raw attribute object; AddUser sends empty
+	// as {}.
+	RawAttributes json.RawMessage `json:"raw_attributes"`
+	// CustomAttributes is the object of attributes the WorkOS dashboard
+	// maps; AddUser sends empty as {}.
+	CustomAttributes json.RawMessage `json:"custom_attributes"`
+	// CreatedAt is an RFC 3339 time, sent as given.
+	CreatedAt string `json:"created_at"`
+	// UpdatedAt is an RFC 3339 time, sent as given; the adapter reads it
+	// as the record's provider updated_at.
+	UpdatedAt string `json:"updated_at"`
+	// Role is the user's WorkOS role, e.g. {"slug": "member"}.
+	Role common.RoleResponse `json:"role"`
 }
 
 // Fault is what the fake answers instead of the real answer.
@@ -92,15 +122,22 @@ type Fault struct {
 
 // Request is one entry of the request log.
 type Request struct {
-	Seq    int
-	At     time.Time
+	// Seq numbers requests from 1 in the order the fake received them, so
+	// a SetFault function can pick the Nth request.
+	Seq int
+	// At is when the request arrived, on the fake's Clock.
+	At time.Time
+	// Method is the HTTP method.
 	Method string
-	Path   string
-	Query  url.Values
+	// Path is the URL path, e.g. "/directory_users".
+	Path string
+	// Query is the parsed URL query (filters and paging parameters).
+	Query url.Values
 	// Directory is the directory the request counts against (its
 	// directory filter, or the directory of its group filter).
 	Directory string
-	Status    int
+	// Status is the HTTP status the fake answered.
+	Status int
 	// Fault is set when the answer was injected.
 	Fault bool
 }

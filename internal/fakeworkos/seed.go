@@ -11,9 +11,13 @@ import (
 
 // Seed is a generated directory: what SeedDirectory added.
 type Seed struct {
+	// DirectoryID is the directory's ID, as passed to SeedDirectory.
 	DirectoryID string
-	UserIDs     []string
-	GroupIDs    []string
+	// UserIDs are the directory user IDs in creation order (which is also
+	// their sort order).
+	UserIDs []string
+	// GroupIDs are the directory group IDs in creation order.
+	GroupIDs []string
 	// Members maps each group ID to its members' IDs.
 	Members map[string][]string
 }
