@@ -68,9 +68,15 @@ const (
 // Group is a directory group: its provider ID, its name and the external IDs
 // of its members, in the order of the records they were drawn from.
 type Group struct {
+	// ExternalID is a WorkOS-shaped ID ("directory_group_" and a ULID),
+	// deterministic for the seed.
 	ExternalID string
-	Name       string
-	Members    []string
+	// Name is a realistic group name: fixed team names first, then numbered
+	// project names; unique within one call.
+	Name string
+	// Members are the members' Record.ExternalIDs, each person in one to
+	// three groups (at most g), groups sized by a Zipf-like law.
+	Members []string
 }
 
 // base is the latest provider updated_at of Records; people were last
