@@ -51,10 +51,12 @@
 //     org's rows (only inactive users are indexed for identity matching).
 //   - Department, division and office filters have no index of their own:
 //     they filter the org's rows while the sort index is walked, and facets
-//     read all of the org's rows once per facet. That keeps the write path
-//     lean, but facets are slow: whole-org facets at 10k people per org
-//     measured about 280 ms p50 here (on a loaded 2-core machine), far from
-//     the 5 ms target; at a million in one org, rare values are slow too.
+//     read all of the org's rows (one GROUPING SETS pass for department,
+//     division and office; two passes over the tag rows). That keeps the
+//     write path lean, but facets are slow: whole-org facets at 10k people
+//     per org measured about 170 ms p50 and 480 ms p99 here (on a loaded
+//     2-core machine), far from the 5 ms target; at a million in one org,
+//     rare filter values are slow too.
 //   - RedactSubject and PruneChanges scan the org's journal; they are meant
 //     for occasional maintenance, not for a hot path.
 //   - Open turns PostgreSQL's JIT compilation off for its connections (it
