@@ -110,29 +110,87 @@ func bytesOrNil(b []byte) []byte {
 	return b
 }
 
-// pgUserCols are the columns of pgstore's users table.
-var pgUserCols = []string{"org_id", "id", "source_id", "external_id", "idp_id", "email", "first_name", "last_name",
-	"department", "division", "office", "title", "tags", "active", "source", "source_hash", "profile_hash",
-	"mapping_version", "provider_updated_at", "version", "created_at", "updated_at", "deactivated_at",
-	"f_email", "f_department", "f_division", "f_office", "k_last", "k_first"}
+// pgUserValues are the users row (and the user_sources row, for a schema
+// that keeps source records apart) of p by column name.
+func pgUserValues(org string, p *rawPerson, now int64) map[string]any {
+	u := p.u
+	return map[string]any{
+		"org_id": org, "id": u.ID, "source_id": u.SourceID, "external_id": u.ExternalID, "idp_id": u.IdpID,
+		"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "department": u.Department,
+		"division": u.Division, "office": u.Office, "title": u.Title, "tags": textOrNil(p.tags), "active": u.Active,
+		"source": bytesOrNil(u.Source), "source_hash": u.SourceHash, "profile_hash": u.ProfileHash,
+		"mapping_version": u.MappingVersion, "provider_updated_at": nanos(u.ProviderUpdatedAt), "version": int64(1),
+		"created_at": now, "updated_at": now, "deactivated_at": nanosPtr(u.DeactivatedAt),
+		"f_email": p.fEmail, "f_department": p.fDept, "f_division": p.fDiv, "f_office": p.fOff,
+		"k_last": p.kLast, "k_first": p.kFirst, "k_email": p.kEmail,
+	}
+}
+
+// pgColumns returns the columns of schema.table that known fills, in
+// table order, or nil if there is no such table; a NOT NULL column without
+// default that known lacks is an error naming it.
+func pgColumns(ctx context.Context, pool *pgxpool.Pool, schema, table string, known map[string]any) ([]string, error) {
+	rows, err := pool.Query(ctx, `SELECT column_name, is_nullable = 'NO', column_default IS NOT NULL
+		FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`, schema, table)
+	if err != nil {
+		return nil, fmt.Errorf("raw PostgreSQL load: columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var name string
+		var notNull, hasDefault bool
+		if err := rows.Scan(&name, &notNull, &hasDefault); err != nil {
+			return nil, err
+		}
+		if _, ok := known[name]; ok {
+			cols = append(cols, name)
+		} else if notNull && !hasDefault {
+			return nil, fmt.Errorf("raw PostgreSQL load: %s has a column %q the raw load does not fill; teach internal/bench about it", table, name)
+		}
+	}
+	return cols, rows.Err()
+}
 
 // rawPostgres writes people into pgstore's tables in schema: per batch of
 // rawBatch, one transaction that COPYs the rows into temporary tables and
 // merges each into its table with INSERT … ON CONFLICT, then sets the
 // journal counter.
 func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, people []rawPerson) error {
+	if len(people) == 0 {
+		return nil
+	}
 	now := time.Now().UnixNano()
+	qs := pgx.Identifier{schema}.Sanitize()
+	sample := pgUserValues(org, &people[0], now)
+	userCols, err := pgColumns(ctx, pool, schema, "users", sample)
+	if err != nil {
+		return err
+	}
+	srcCols, err := pgColumns(ctx, pool, schema, "user_sources", map[string]any{"org_id": 0, "id": 0, "source": 0})
+	if err != nil {
+		return err
+	}
 	var seq int64
 	for start := 0; start < len(people); start += rawBatch {
 		batch := people[start:min(start+rawBatch, len(people))]
-		var users, words, tags, changes [][]any
+		var users, sources, words, tags, changes [][]any
 		for i := range batch {
 			p := &batch[i]
 			u := p.u
-			users = append(users, []any{org, u.ID, u.SourceID, u.ExternalID, u.IdpID, u.Email, u.FirstName, u.LastName,
-				u.Department, u.Division, u.Office, u.Title, textOrNil(p.tags), u.Active, bytesOrNil(u.Source),
-				u.SourceHash, u.ProfileHash, u.MappingVersion, nanos(u.ProviderUpdatedAt), int64(1), now, now,
-				nanosPtr(u.DeactivatedAt), p.fEmail, p.fDept, p.fDiv, p.fOff, p.kLast, p.kFirst})
+			vals := pgUserValues(org, p, now)
+			row := make([]any, len(userCols))
+			for k, c := range userCols {
+				row[k] = vals[c]
+			}
+			users = append(users, row)
+			if len(srcCols) > 0 {
+				row := make([]any, len(srcCols))
+				for k, c := range srcCols {
+					row[k] = vals[c]
+				}
+				sources = append(sources, row)
+			}
 			for _, w := range p.words {
 				words = append(words, []any{org, w, u.ID})
 			}
@@ -142,31 +200,36 @@ func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, pe
 			seq++
 			changes = append(changes, []any{org, seq, string(store.ChangeCreated), u.ID, nil, p.after, "run_raw", now})
 		}
+		type load struct {
+			table string
+			cols  []string
+			rows  [][]any
+			merge string
+		}
+		loads := []load{
+			{"users", userCols, users, `ON CONFLICT (org_id, id) DO UPDATE SET email = excluded.email, version = excluded.version`},
+			{"user_words", []string{"org_id", "word", "user_id"}, words, `ON CONFLICT DO NOTHING`},
+			{"user_tags", []string{"org_id", "f_value", "user_id", "field", "value"}, tags, `ON CONFLICT DO NOTHING`},
+			{"changes", []string{"org_id", "seq", "kind", "subject_id", "before", "after", "cause", "at"}, changes, `ON CONFLICT DO NOTHING`},
+		}
+		if len(srcCols) > 0 {
+			loads = append(loads, load{"user_sources", srcCols, sources, `ON CONFLICT DO NOTHING`})
+		}
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			for _, t := range []struct {
-				table string
-				cols  []string
-				rows  [][]any
-				merge string
-			}{
-				{"users", pgUserCols, users, `ON CONFLICT (org_id, id) DO UPDATE SET email = excluded.email, version = excluded.version`},
-				{"user_words", []string{"org_id", "word", "user_id"}, words, `ON CONFLICT DO NOTHING`},
-				{"user_tags", []string{"org_id", "f_value", "user_id", "field", "value"}, tags, `ON CONFLICT DO NOTHING`},
-				{"changes", []string{"org_id", "seq", "kind", "subject_id", "before", "after", "cause", "at"}, changes, `ON CONFLICT DO NOTHING`},
-			} {
+			for _, t := range loads {
 				tmp := "raw_" + t.table
-				if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+tmp+` (LIKE `+schema+`.`+t.table+`) ON COMMIT DROP`); err != nil {
+				if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+tmp+` (LIKE `+qs+`.`+t.table+`) ON COMMIT DROP`); err != nil {
 					return fmt.Errorf("temp table for %s: %w", t.table, err)
 				}
 				if _, err := tx.CopyFrom(ctx, pgx.Identifier{tmp}, t.cols, pgx.CopyFromRows(t.rows)); err != nil {
 					return fmt.Errorf("copy %s: %w", t.table, err)
 				}
 				cols := strings.Join(t.cols, ", ")
-				if _, err := tx.Exec(ctx, `INSERT INTO `+schema+`.`+t.table+` (`+cols+`) SELECT `+cols+` FROM `+tmp+` `+t.merge); err != nil {
+				if _, err := tx.Exec(ctx, `INSERT INTO `+qs+`.`+t.table+` (`+cols+`) SELECT `+cols+` FROM `+tmp+` `+t.merge); err != nil {
 					return fmt.Errorf("merge %s: %w", t.table, err)
 				}
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO `+schema+`.counters (org_id, seq) VALUES ($1, $2)
+			_, err := tx.Exec(ctx, `INSERT INTO `+qs+`.counters (org_id, seq) VALUES ($1, $2)
 				ON CONFLICT (org_id) DO UPDATE SET seq = excluded.seq`, org, seq)
 			return err
 		})

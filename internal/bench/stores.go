@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -165,6 +166,9 @@ func sqliteFingerprint(ctx context.Context, db *sql.DB) ([]int64, error) {
 // pgTables are the tables a sync of people writes.
 var pgTables = []string{"users", "user_words", "user_tags", "changes", "counters", "groups", "memberships"}
 
+// pgOptionalTables are written by a sync in newer schemas.
+var pgOptionalTables = []string{"user_sources"}
+
 func openPostgres(ctx context.Context, dsn, schema string) (*benchStore, error) {
 	if err := CheckLoopback(dsn); err != nil {
 		return nil, err
@@ -183,6 +187,18 @@ func openPostgres(ctx context.Context, dsn, schema string) (*benchStore, error) 
 		return nil, err
 	}
 	qs := pgx.Identifier{schema}.Sanitize()
+	tables := slices.Clone(pgTables)
+	for _, t := range pgOptionalTables {
+		var exists bool
+		if err := st.Pool().QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, qs+"."+t).Scan(&exists); err != nil {
+			drop()
+			st.Close()
+			return nil, err
+		}
+		if exists {
+			tables = append(tables, t)
+		}
+	}
 	bs := &benchStore{Store: st}
 	bs.close = func() error {
 		err := drop()
@@ -190,20 +206,20 @@ func openPostgres(ctx context.Context, dsn, schema string) (*benchStore, error) 
 		return err
 	}
 	bs.raw = func(ctx context.Context, org string, people []rawPerson) error {
-		return rawPostgres(ctx, st.Pool(), qs, org, people)
+		return rawPostgres(ctx, st.Pool(), schema, org, people)
 	}
 	bs.settle = func(ctx context.Context) error {
-		tables := make([]string, len(pgTables))
-		for i, t := range pgTables {
-			tables[i] = qs + "." + t
+		names := make([]string, len(tables))
+		for i, t := range tables {
+			names[i] = qs + "." + t
 		}
-		if _, err := st.Pool().Exec(ctx, `ANALYZE `+strings.Join(tables, ", ")); err != nil {
+		if _, err := st.Pool().Exec(ctx, `ANALYZE `+strings.Join(names, ", ")); err != nil {
 			return fmt.Errorf("analyze: %w", err)
 		}
 		return nil
 	}
 	count := func(ctx context.Context, since int64) (rows, newer int64, err error) {
-		for _, t := range pgTables {
+		for _, t := range tables {
 			var r, n int64
 			err := st.Pool().QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE xmin::text::bigint >= $1)
 				FROM `+qs+`.`+t, since).Scan(&r, &n)
