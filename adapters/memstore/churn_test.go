@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -23,7 +24,7 @@ import (
 func TestSearchAgreesWithTheReferenceAfterChurn(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	const orgID, n = "churn", 1500
+	const orgID, n = "churn", 2500
 	st := New()
 	users := synth.Users(5, orgID, "src", n)
 	apply := func(ws []store.UserWrite) {
@@ -62,6 +63,14 @@ func TestSearchAgreesWithTheReferenceAfterChurn(t *testing.T) {
 			if i%7 == round {
 				u.Department = users[(i+1)%n].Department
 			}
+			// Every address changes and changes back, so that more words
+			// die than the word list keeps dead, and come back.
+			switch round {
+			case 0:
+				u.Email = "moved-" + u.Email
+			case 1:
+				u.Email = strings.TrimPrefix(u.Email, "moved-")
+			}
 			if i%5 == round && len(u.Tags) > 0 {
 				u.Tags = slices.Clone(u.Tags[1:])
 			}
@@ -82,7 +91,7 @@ func TestSearchAgreesWithTheReferenceAfterChurn(t *testing.T) {
 		t.Errorf("the org holds %d slots (%d dead) for %d users: dead slots were not dropped", len(o.slots), o.deadSlots, live)
 	}
 
-	queries := []search.Query{{}, {Status: search.StatusAll}, {Status: search.StatusInactive}, {Text: "r2"}, {Text: "r2-a"}}
+	queries := []search.Query{{}, {Status: search.StatusAll}, {Status: search.StatusInactive}, {Text: "r2"}, {Text: "r2-a"}, {Text: "moved"}}
 	for i, u := range ref.Users {
 		if i%97 != 0 {
 			continue
@@ -91,6 +100,7 @@ func TestSearchAgreesWithTheReferenceAfterChurn(t *testing.T) {
 		if len(u.Tags) > 0 {
 			q.Tags = []string{u.Tags[0].Value}
 		}
+		queries = append(queries, search.Query{Text: u.Email})
 		words := search.Words(u.FirstName, "", "")
 		queries = append(queries, q,
 			search.Query{Offices: []string{u.Office}, Text: words[0][:1], Sort: search.SortFirstName},

@@ -1,7 +1,10 @@
 package memstore
 
 import (
+	"cmp"
+	"encoding/binary"
 	"iter"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +29,7 @@ type userRec struct {
 	tagFields         []fieldTag // distinct (field, folded value)
 	words             []string   // search.Words
 	keys              [3]string  // search.SortKey for last name, first name, email
+	pk                [3]uint64  // keyPrefix of each of keys
 	email             string     // folded email, for LoadUsers
 	slot              uint32     // the user's place in org.slots, assigned by org.index
 	dead              bool       // replaced or deleted
@@ -60,6 +64,28 @@ func sortIndex(s search.Sort) int {
 	}
 }
 
+// keyPrefix packs the first 8 bytes of k (zero-padded) big-endian, so that
+// unequal prefixes order as their strings do; equal prefixes say nothing.
+func keyPrefix(k string) uint64 {
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// compareKeys orders a and b by sort key sortIdx (comparing the key
+// prefixes first), then by ID.
+func compareKeys(a, b *userRec, sortIdx int) int {
+	if sortIdx < 3 {
+		if pa, pb := a.pk[sortIdx], b.pk[sortIdx]; pa != pb {
+			return cmp.Compare(pa, pb)
+		}
+		if c := strings.Compare(a.keys[sortIdx], b.keys[sortIdx]); c != 0 {
+			return c
+		}
+	}
+	return strings.Compare(a.u.ID, b.u.ID)
+}
+
 func (r *userRec) key(sortIdx int) string {
 	if sortIdx == 3 {
 		return ""
@@ -81,6 +107,9 @@ func newRec(u store.User, f *folder) *userRec {
 	r.keys[0] = last.key + "\x01" + first.key
 	r.keys[1] = first.key + "\x01" + last.key
 	r.keys[2] = search.SortKey(search.SortEmail, "", "", r.email)
+	for i, k := range r.keys {
+		r.pk[i] = keyPrefix(k)
+	}
 	for _, t := range u.Tags {
 		fv := f.value(t.Value)
 		if fv == "" || t.Field == "" {
@@ -301,6 +330,7 @@ type lsm[T any] struct {
 	dead       int
 	cmp        func(a, b T) int
 	alive      func(T) bool
+	compacted  func() // called after a merge dropped the dead entries; may be nil
 }
 
 func (x *lsm[T]) bound() int { return max(lsmMax, len(x.big)/4) }
@@ -323,21 +353,38 @@ func (x *lsm[T]) insertMany(vs []T) {
 	}
 	slices.SortFunc(vs, x.cmp)
 	vs = slices.CompactFunc(vs, func(a, b T) bool { return x.cmp(a, b) == 0 })
-	merged := make([]T, 0, len(x.small)+len(vs))
-	i, j := 0, 0
-	for i < len(x.small) || j < len(vs) {
-		if j >= len(vs) || (i < len(x.small) && x.cmp(x.small[i], vs[j]) <= 0) {
-			merged = append(merged, x.small[i])
-			i++
-		} else {
-			merged = append(merged, vs[j])
-			j++
-		}
-	}
-	x.small = merged
+	x.small = mergeSorted(x.small, vs, x.cmp)
 	if len(x.small) > x.bound() {
 		x.compact()
 	}
+}
+
+// mergeSorted returns the sorted a and b merged into a new slice. When b
+// is much shorter than a, it finds each element's place in a by binary
+// search and copies the runs of a between them, comparing O(len(b) log
+// len(a)) times rather than O(len(a)).
+func mergeSorted[T any](a, b []T, cmp func(x, y T) int) []T {
+	out := make([]T, 0, len(a)+len(b))
+	if len(b)*bits.Len(uint(len(a))) < len(a) {
+		for _, v := range b {
+			i, _ := slices.BinarySearchFunc(a, v, cmp)
+			out = append(out, a[:i]...)
+			out = append(out, v)
+			a = a[i:]
+		}
+		return append(out, a...)
+	}
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		if j >= len(b) || (i < len(a) && cmp(a[i], b[j]) <= 0) {
+			out = append(out, a[i])
+			i++
+		} else {
+			out = append(out, b[j])
+			j++
+		}
+	}
+	return out
 }
 
 // contains reports whether v is in the collection (alive or not).
@@ -373,6 +420,9 @@ func (x *lsm[T]) compact() {
 		}
 	}
 	x.big, x.small, x.dead = merged, nil, 0
+	if x.compacted != nil {
+		x.compacted()
+	}
 }
 
 // from yields the live entries in order, starting with the first for which
@@ -428,9 +478,11 @@ type org struct {
 	tagFieldList           []*valueIndex
 	tagFieldNames          []string
 
-	words     map[string]int32  // word → ID in wordPosts
-	wordPosts []postings        // by word ID
-	freeWords []int32           // word IDs no word holds
+	words     map[string]int32 // word → ID in wordPosts
+	wordPosts []postings       // by word ID
+	freeWords []int32          // word IDs no word holds
+	// deadWords are the words wordIdx still holds that no user does.
+	deadWords map[string]struct{}
 	wordIdx   *lsm[string]      // distinct words, sorted
 	orders    [4]*lsm[*userRec] // per sortIndex
 
@@ -474,6 +526,7 @@ func newOrg() *org {
 		tag:         newValueIndex(),
 		tagFields:   map[string]int32{},
 		words:       map[string]int32{},
+		deadWords:   map[string]struct{}{},
 		groups:      map[string]*store.Group{},
 		groupByExt:  map[srcKey]*store.Group{},
 		groupByName: map[string]map[string]struct{}{},
@@ -486,17 +539,13 @@ func newOrg() *org {
 		states:      map[string]store.SourceState{},
 	}
 	o.wordIdx = &lsm[string]{
-		cmp:   strings.Compare,
-		alive: func(w string) bool { _, ok := o.words[w]; return ok },
+		cmp:       strings.Compare,
+		alive:     func(w string) bool { _, ok := o.words[w]; return ok },
+		compacted: func() { clear(o.deadWords) },
 	}
 	for i := range o.orders {
 		o.orders[i] = &lsm[*userRec]{
-			cmp: func(a, b *userRec) int {
-				if c := strings.Compare(a.key(i), b.key(i)); c != 0 {
-					return c
-				}
-				return strings.Compare(a.u.ID, b.u.ID)
-			},
+			cmp:   func(a, b *userRec) int { return compareKeys(a, b, i) },
 			alive: func(r *userRec) bool { return !r.dead },
 		}
 	}
@@ -561,7 +610,9 @@ func (o *org) index(r *userRec) {
 				o.wordPosts = append(o.wordPosts, postings{})
 			}
 			o.words[w] = id
-			if !o.wordIdx.contains(w) {
+			if _, ok := o.deadWords[w]; ok {
+				delete(o.deadWords, w) // wordIdx holds it
+			} else {
 				o.newWords = append(o.newWords, w)
 			}
 		}
@@ -679,6 +730,7 @@ func (o *org) unindex(r *userRec) {
 			delete(o.words, w)
 			*p = postings{}
 			o.freeWords = append(o.freeWords, id)
+			o.deadWords[w] = struct{}{}
 			o.wordIdx.killed()
 		}
 	}

@@ -310,13 +310,7 @@ type topK struct {
 	items   []*userRec
 }
 
-func (h *topK) less(a, b *userRec) bool {
-	ka, kb := a.key(h.sortIdx), b.key(h.sortIdx)
-	if ka != kb {
-		return ka < kb
-	}
-	return a.u.ID < b.u.ID
-}
+func (h *topK) less(a, b *userRec) bool { return compareKeys(a, b, h.sortIdx) < 0 }
 
 func (h *topK) push(r *userRec) {
 	if len(h.items) < h.k {
@@ -352,12 +346,7 @@ func (h *topK) push(r *userRec) {
 }
 
 func (h *topK) sorted() []*userRec {
-	slices.SortFunc(h.items, func(a, b *userRec) int {
-		if h.less(a, b) {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(h.items, func(a, b *userRec) int { return compareKeys(a, b, h.sortIdx) })
 	return h.items
 }
 
