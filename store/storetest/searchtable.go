@@ -65,6 +65,7 @@ var searchTable = []searchCase{
 	{"DepartmentRAndDMatchesBothSpellings", search.Query{Departments: []string{"r&d"}}, []string{"p017", "p029", "p003", "p008"}},
 	{"OfficeZurichMatchesZürich", search.Query{Offices: []string{"zurich"}}, []string{"p001", "p019", "p013", "p017", "p016"}},
 	{"OfficeMontrealMatchesMontréal", search.Query{Offices: []string{"Montreal"}}, []string{"p020"}},
+	{"FilterValuesThatFoldToNothingAreIgnored", search.Query{Offices: []string{"", " \t"}, Text: "alv"}, []string{"p002", "p001", "p022"}},
 	{"OfficeValuesAreOred", search.Query{Offices: []string{"Tokyo", "Seoul"}}, []string{"p028", "p007", "p024", "p008"}},
 	{"FieldsAreAnded", search.Query{Departments: []string{"Engineering"}, Offices: []string{"London"}}, []string{"p035"}},
 	{"OredValuesInTwoAndedFields", search.Query{Departments: []string{"Engineering"}, Offices: []string{"London", "New York"}}, []string{"p035", "p027", "p010"}},
