@@ -73,3 +73,37 @@ func TestFacetCountsFollowUpdatesAndDeletes(t *testing.T) {
 		}
 	}
 }
+
+// The f_tags column must read back as the pairs written, with and without
+// characters that JSON escapes.
+func TestParseFoldedTagsReadsWhatFoldedTagsJSONWrote(t *testing.T) {
+	t.Parallel()
+	for name, rows := range map[string][]tagRow{
+		"NoTags":           nil,
+		"PlainValues":      {{field: "team", folded: "core"}, {field: "cost_center", folded: "cc-1000"}},
+		"EscapedValues":    {{field: `a"b`, folded: `c\d`}, {field: "x<y>&", folded: "tab\there"}},
+		"NonASCIIValues":   {{field: "équipe", folded: "équipe alpha"}, {field: "κ", folded: "日本"}},
+		"EmptyFoldedValue": {{field: "team", folded: ""}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var want []tagPair
+			for _, r := range rows {
+				want = append(want, tagPair{r.field, r.folded})
+			}
+			got, err := parseFoldedTags(nil, foldedTagsJSON(rows))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got, cmp.AllowUnexported(tagPair{})); diff != "" {
+				t.Errorf("parseFoldedTags mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("a truncated column is an error", func(t *testing.T) {
+		t.Parallel()
+		if _, err := parseFoldedTags(nil, `[["team","co`); err == nil {
+			t.Error("parseFoldedTags accepted a truncated column")
+		}
+	})
+}

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -284,147 +285,284 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		Tag:        map[string]int{},
 		TagFields:  map[string]map[string]int{},
 	}
-	// Facets whose own filter is empty all count the people the whole query
-	// matches: one statement reads those people's rows once for all of them.
-	var shared []string
-	var sharedArgs []any
+	// Facets restricted by more than status count the matching people in
+	// Go: one pass per distinct filter (facets whose own filter is empty
+	// share the whole query's pass), reading four narrow columns per person.
+	passes := map[facet]*countPass{}
+	pass := func(c facet, own []string) *countPass {
+		key := noFacet
+		if len(search.FoldedValues(own)) > 0 {
+			key = c
+		}
+		p := passes[key]
+		if p == nil {
+			p = &countPass{skip: key, want: map[facet]bool{}}
+			passes[key] = p
+		}
+		return p
+	}
 	for _, c := range []struct {
-		skip          facet
-		folded, label string
-		own           []string
-		out           map[string]int
+		skip  facet
+		label string
+		own   []string
+		out   map[string]int
 	}{
-		{facetDepartment, "f_department", "department", q.Departments, f.Department},
-		{facetDivision, "f_division", "division", q.Divisions, f.Division},
-		{facetOffice, "f_office", "office", q.Offices, f.Office},
+		{facetDepartment, "department", q.Departments, f.Department},
+		{facetDivision, "division", q.Divisions, f.Division},
+		{facetOffice, "office", q.Offices, f.Office},
 	} {
+		if restricted(q, c.skip) {
+			pass(c.skip, c.own).want[c.skip] = true
+			continue
+		}
 		label := `(SELECT l.value FROM dirsync_facet_counts l WHERE l.org = ? AND l.facet = ? AND l.folded = v.f AND l.n > 0
 			ORDER BY l.value LIMIT 1)`
-		var query string
-		args := []any{orgID, c.label}
-		switch {
-		case !restricted(q, c.skip):
-			query = `SELECT ` + label + `, v.n FROM (SELECT c.folded AS f, sum(c.n) AS n FROM dirsync_facet_counts c
-				WHERE c.org = ? AND c.facet = ?` + statusCond(q, "c.active") + ` GROUP BY c.folded) v WHERE v.n > 0`
-			args = append(args, orgID, c.label)
-		case len(search.FoldedValues(c.own)) == 0:
-			shared = append(shared, `SELECT '`+c.label+`', '', `+label+`, v.n FROM (SELECT m.`+c.folded+` AS f, count(*) AS n
-				FROM m WHERE m.`+c.folded+` <> '' GROUP BY 1) v`)
-			sharedArgs = append(sharedArgs, args...)
-			continue
-		default:
-			// Driven from the matching people (rowid lookups), not from
-			// the facet's index over the whole org.
-			w := filter(orgID, q, c.skip)
-			query = `SELECT ` + label + `, v.n FROM (SELECT x.` + c.folded + ` AS f, count(*) AS n FROM dirsync_users x
-				WHERE x.uid IN (SELECT u.uid FROM dirsync_users u WHERE ` + w.sql() + `) AND x.` + c.folded + ` <> ''
-				GROUP BY x.` + c.folded + `) v`
-			args = append(args, w.args...)
-		}
-		if err := s.countInto(ctx, tx, c.out, query, args); err != nil {
+		query := `SELECT ` + label + `, v.n FROM (SELECT c.folded AS f, sum(c.n) AS n FROM dirsync_facet_counts c
+			WHERE c.org = ? AND c.facet = ?` + statusCond(q, "c.active") + ` GROUP BY c.folded) v WHERE v.n > 0`
+		if err := s.countInto(ctx, tx, c.out, query, []any{orgID, c.label, orgID, c.label}); err != nil {
 			return store.Facets{}, readErr("facets: "+c.label, err)
 		}
 	}
-
-	tagLabel := `(SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f ORDER BY x.value LIMIT 1)`
-	fieldLabel := `(SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f AND x.field = v.field
-		ORDER BY x.value LIMIT 1)`
-	var tagQuery, fieldQuery string
-	var tagArgs, fieldArgs []any
-	switch {
-	case !restricted(q, facetTag):
-		tagQuery = `SELECT ` + tagLabel + `, v.n FROM (SELECT c.folded AS f, sum(c.n) AS n FROM dirsync_facet_counts c
+	if restricted(q, facetTag) {
+		pass(facetTag, q.Tags).want[facetTag] = true
+	} else {
+		tagLabel := `(SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f ORDER BY x.value LIMIT 1)`
+		fieldLabel := `(SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f AND x.field = v.field
+			ORDER BY x.value LIMIT 1)`
+		tagQuery := `SELECT ` + tagLabel + `, v.n FROM (SELECT c.folded AS f, sum(c.n) AS n FROM dirsync_facet_counts c
 			WHERE c.org = ? AND c.facet = 'tag'` + statusCond(q, "c.active") + ` GROUP BY c.folded) v WHERE v.n > 0`
-		tagArgs = []any{orgID, orgID}
-		fieldQuery = `SELECT v.field, ` + fieldLabel + `, v.n FROM (SELECT substr(c.facet, 7) AS field, c.folded AS f, sum(c.n) AS n
+		if err := s.countInto(ctx, tx, f.Tag, tagQuery, []any{orgID, orgID}); err != nil {
+			return store.Facets{}, readErr("facets: tag", err)
+		}
+		fieldQuery := `SELECT v.field, ` + fieldLabel + `, v.n FROM (SELECT substr(c.facet, 7) AS field, c.folded AS f, sum(c.n) AS n
 			FROM dirsync_facet_counts c WHERE c.org = ? AND c.facet >= 'field:' AND c.facet < 'field;'` +
 			statusCond(q, "c.active") + ` GROUP BY c.facet, c.folded) v WHERE v.n > 0`
-		fieldArgs = []any{orgID, orgID}
-	case len(search.FoldedValues(q.Tags)) == 0:
-		shared = append(shared,
-			`SELECT 'tag', '', `+tagLabel+`, v.n FROM (SELECT json_extract(j.value, '$[1]') AS f, count(DISTINCT m.uid) AS n
-				FROM m, json_each(m.f_tags) j GROUP BY 1) v`,
-			`SELECT 'field', v.field, `+fieldLabel+`, v.n FROM (SELECT json_extract(j.value, '$[0]') AS field,
-				json_extract(j.value, '$[1]') AS f, count(*) AS n FROM m, json_each(m.f_tags) j GROUP BY 1, 2) v`)
-		sharedArgs = append(sharedArgs, orgID, orgID)
-	default:
-		// The matching people's folded tags come from their f_tags column.
-		w := filter(orgID, q, facetTag)
-		from := `FROM dirsync_users x, json_each(x.f_tags) j WHERE x.uid IN (SELECT u.uid FROM dirsync_users u WHERE ` + w.sql() + `)`
-		tagQuery = `SELECT ` + tagLabel + `, v.n FROM (SELECT json_extract(j.value, '$[1]') AS f, count(DISTINCT x.uid) AS n
-			` + from + ` GROUP BY 1) v`
-		tagArgs = append([]any{orgID}, w.args...)
-		fieldQuery = `SELECT v.field, ` + fieldLabel + `, v.n FROM (SELECT json_extract(j.value, '$[0]') AS field,
-			json_extract(j.value, '$[1]') AS f, count(*) AS n ` + from + ` GROUP BY 1, 2) v`
-		fieldArgs = append([]any{orgID}, w.args...)
-	}
-	if len(shared) > 0 {
-		w := filter(orgID, q, noFacet)
-		query := `WITH m AS MATERIALIZED (SELECT x.uid, x.f_department, x.f_division, x.f_office, x.f_tags
-			FROM dirsync_users x WHERE x.uid IN (SELECT u.uid FROM dirsync_users u WHERE ` + w.sql() + `))
-			` + strings.Join(shared, "\nUNION ALL\n")
-		if err := s.sharedFacets(ctx, tx, &f, query, append(w.args, sharedArgs...)); err != nil {
-			return store.Facets{}, readErr("facets", err)
-		}
-	}
-	if tagQuery == "" {
-		return f, nil
-	}
-	if err := s.countInto(ctx, tx, f.Tag, tagQuery, tagArgs); err != nil {
-		return store.Facets{}, readErr("facets: tag", err)
-	}
-	rows, err := s.query(ctx, tx, fieldQuery, fieldArgs...)
-	if err != nil {
-		return store.Facets{}, readErr("facets: tag fields", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var field, label string
-		var n int
-		if err := rows.Scan(&field, &label, &n); err != nil {
+		if err := s.fieldCountsInto(ctx, tx, f.TagFields, fieldQuery, []any{orgID, orgID}); err != nil {
 			return store.Facets{}, readErr("facets: tag fields", err)
 		}
-		m := f.TagFields[field]
-		if m == nil {
-			m = map[string]int{}
-			f.TagFields[field] = m
-		}
-		m[label] += n
 	}
-	if err := rows.Err(); err != nil {
-		return store.Facets{}, readErr("facets: tag fields", err)
+	for _, key := range []facet{noFacet, facetDepartment, facetDivision, facetOffice, facetTag} {
+		if p := passes[key]; p != nil {
+			if err := s.runCountPass(ctx, tx, orgID, q, p, &f); err != nil {
+				return store.Facets{}, readErr("facets", err)
+			}
+		}
 	}
 	return f, nil
 }
 
-// sharedFacets reads rows of (facet, tag field, label, count) into f.
-func (s *Store) sharedFacets(ctx context.Context, tx *sql.Tx, f *store.Facets, query string, args []any) error {
+// countPass is one read of the people a filter matches, counting the
+// facets in want (department, division, office; facetTag stands for the
+// tag facet and the tag fields' facets).
+type countPass struct {
+	skip facet // the filter left out
+	want map[facet]bool
+}
+
+// tagPair is one (tag field, folded value) of a person.
+type tagPair struct{ field, folded string }
+
+// runCountPass counts p's facets over the people filter(q, p.skip) matches
+// and adds them, labelled, to f.
+func (s *Store) runCountPass(ctx context.Context, tx *sql.Tx, org string, q search.Query, p *countPass, f *store.Facets) error {
+	w := filter(org, q, p.skip)
+	rows, err := s.query(ctx, tx, `SELECT u.f_department, u.f_division, u.f_office, u.f_tags FROM dirsync_users u WHERE `+w.sql(), w.args...)
+	if err != nil {
+		return err
+	}
+	counts := map[facet]map[string]int{}
+	for k := range p.want {
+		counts[k] = map[string]int{}
+	}
+	fields := map[tagPair]int{}
+	var pairs []tagPair
+	for rows.Next() {
+		var vals [3]string
+		var ftags string
+		if err := rows.Scan(&vals[0], &vals[1], &vals[2], &ftags); err != nil {
+			rows.Close()
+			return err
+		}
+		for i, k := range []facet{facetDepartment, facetDivision, facetOffice} {
+			if m := counts[k]; m != nil && vals[i] != "" {
+				m[vals[i]]++
+			}
+		}
+		if m := counts[facetTag]; m != nil {
+			if pairs, err = parseFoldedTags(pairs[:0], ftags); err != nil {
+				rows.Close()
+				return err
+			}
+			for i, tp := range pairs {
+				fields[tp]++
+				// The tag facet counts people: a value held in two fields once.
+				dup := false
+				for _, prev := range pairs[:i] {
+					if prev.folded == tp.folded {
+						dup = true
+						break
+					}
+				}
+				if !dup {
+					m[tp.folded]++
+				}
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	outs := map[facet]map[string]int{facetDepartment: f.Department, facetDivision: f.Division, facetOffice: f.Office, facetTag: f.Tag}
+	names := map[facet]string{facetDepartment: "department", facetDivision: "division", facetOffice: "office"}
+	for _, k := range []facet{facetDepartment, facetDivision, facetOffice, facetTag} {
+		m := counts[k]
+		if len(m) == 0 {
+			continue
+		}
+		folded := make([]string, 0, len(m))
+		for v := range m {
+			folded = append(folded, v)
+		}
+		var query string
+		var args []any
+		if k == facetTag {
+			query = `SELECT j.value, (SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = j.value
+				ORDER BY x.value LIMIT 1) FROM json_each(?) j`
+			args = []any{org, jsonStrings(folded)}
+		} else {
+			query = `SELECT j.value, (SELECT l.value FROM dirsync_facet_counts l WHERE l.org = ? AND l.facet = ?
+				AND l.folded = j.value AND l.n > 0 ORDER BY l.value LIMIT 1) FROM json_each(?) j`
+			args = []any{org, names[k], jsonStrings(folded)}
+		}
+		if err := s.labelInto(ctx, tx, outs[k], m, query, args); err != nil {
+			return err
+		}
+	}
+	if len(fields) > 0 {
+		list := make([][2]string, 0, len(fields))
+		for tp := range fields {
+			list = append(list, [2]string{tp.field, tp.folded})
+		}
+		b, err := json.Marshal(list)
+		if err != nil {
+			return err
+		}
+		rows, err := s.query(ctx, tx, `SELECT j.value ->> 0, j.value ->> 1, (SELECT x.value FROM dirsync_user_tags x
+			WHERE x.org = ? AND x.folded = j.value ->> 1 AND x.field = j.value ->> 0 ORDER BY x.value LIMIT 1)
+			FROM json_each(?) j`, org, string(b))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var tp tagPair
+			var label sql.NullString
+			if err := rows.Scan(&tp.field, &tp.folded, &label); err != nil {
+				return err
+			}
+			if !label.Valid {
+				return fmt.Errorf("tag field %q value %q has no stored spelling", tp.field, tp.folded)
+			}
+			m := f.TagFields[tp.field]
+			if m == nil {
+				m = map[string]int{}
+				f.TagFields[tp.field] = m
+			}
+			m[label.String] += fields[tp]
+		}
+		return rows.Err()
+	}
+	return nil
+}
+
+// labelInto adds the counts of folded values (counts) to out under the
+// labels query returns as (folded, label) rows.
+func (s *Store) labelInto(ctx context.Context, tx *sql.Tx, out, counts map[string]int, query string, args []any) error {
 	rows, err := s.query(ctx, tx, query, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var kind, field, label string
-		var n int
-		if err := rows.Scan(&kind, &field, &label, &n); err != nil {
+		var folded string
+		var label sql.NullString
+		if err := rows.Scan(&folded, &label); err != nil {
 			return err
 		}
-		var m map[string]int
-		switch kind {
-		case "department":
-			m = f.Department
-		case "division":
-			m = f.Division
-		case "office":
-			m = f.Office
-		case "tag":
-			m = f.Tag
-		default:
-			if m = f.TagFields[field]; m == nil {
-				m = map[string]int{}
-				f.TagFields[field] = m
+		if !label.Valid {
+			return fmt.Errorf("facet value %q has no stored spelling", folded)
+		}
+		out[label.String] += counts[folded]
+	}
+	return rows.Err()
+}
+
+// jsonStrings is a JSON array of ss, for "FROM json_each(?)".
+func jsonStrings(ss []string) string {
+	b, err := json.Marshal(ss)
+	if err != nil {
+		return "[]" // unreachable: strings always marshal
+	}
+	return string(b)
+}
+
+// parseFoldedTags appends the (field, folded value) pairs of an f_tags
+// column (foldedTagsJSON) to dst. Without a backslash the JSON holds no
+// escapes and every '"' delimits a string, so the pairs are read by
+// scanning; otherwise encoding/json decodes it.
+func parseFoldedTags(dst []tagPair, s string) ([]tagPair, error) {
+	if !strings.Contains(s, `\`) {
+		var strs [2]string
+		n := 0
+		for {
+			i := strings.IndexByte(s, '"')
+			if i < 0 {
+				break
 			}
+			j := strings.IndexByte(s[i+1:], '"')
+			if j < 0 {
+				return dst, fmt.Errorf("stored folded tags %q: unterminated string", s)
+			}
+			strs[n] = s[i+1 : i+1+j]
+			s = s[i+j+2:]
+			if n++; n == 2 {
+				dst = append(dst, tagPair{strs[0], strs[1]})
+				n = 0
+			}
+		}
+		if n != 0 {
+			return dst, fmt.Errorf("stored folded tags: odd number of strings")
+		}
+		return dst, nil
+	}
+	var list [][2]string
+	if err := json.Unmarshal([]byte(s), &list); err != nil {
+		return dst, fmt.Errorf("stored folded tags: %w", err)
+	}
+	for _, p := range list {
+		dst = append(dst, tagPair{p[0], p[1]})
+	}
+	return dst, nil
+}
+
+// fieldCountsInto reads rows of (tag field, label, count) into out.
+func (s *Store) fieldCountsInto(ctx context.Context, tx *sql.Tx, out map[string]map[string]int, query string, args []any) error {
+	rows, err := s.query(ctx, tx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var field, label string
+		var n int
+		if err := rows.Scan(&field, &label, &n); err != nil {
+			return err
+		}
+		m := out[field]
+		if m == nil {
+			m = map[string]int{}
+			out[field] = m
 		}
 		m[label] += n
 	}
