@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -208,6 +209,88 @@ type applier struct {
 	// tells which write conflicts, instead of COPY, which is faster but
 	// fails whole.
 	careful bool
+	// counts are the facet_counts deltas of the user writes so far.
+	counts map[countKey]int64
+}
+
+// countKey is one row of facet_counts.
+type countKey struct {
+	facet, fvalue, value string
+	active               bool
+}
+
+// countUser adds delta (+1 or -1) to the facet counts of a user with these
+// values.
+func (a *applier) countUser(dept, div, office string, active bool, tags []tagRow, delta int64) {
+	if a.counts == nil {
+		a.counts = make(map[countKey]int64)
+	}
+	addCounts(a.counts, dept, div, office, active, tags, delta)
+}
+
+// addCounts adds delta to the facet_counts rows of a user with these values.
+func addCounts(counts map[countKey]int64, dept, div, office string, active bool, tags []tagRow, delta int64) {
+	counts[countKey{facetAll, "", "", active}] += delta
+	for _, f := range [...]struct{ facet, value string }{{facetDepartment, dept}, {facetDivision, div}, {facetOffice, office}} {
+		if fv := search.Fold(f.value); fv != "" {
+			counts[countKey{f.facet, fv, f.value, active}] += delta
+		}
+	}
+	for i, t := range tags {
+		counts[countKey{facetFieldPrefix + t.field, t.fvalue, t.value, active}] += delta
+		// The tag facet counts people: a value held in two fields once.
+		if !slices.ContainsFunc(tags[:i], func(r tagRow) bool { return r.fvalue == t.fvalue }) {
+			counts[countKey{facetTag, t.fvalue, "", active}] += delta
+		}
+	}
+}
+
+// flushCounts writes the facet count deltas: one upsert, then the deletion
+// of rows that reached zero. Keys go in sorted order, so concurrent applies
+// lock the rows in one order.
+func (a *applier) flushCounts(ctx context.Context) error {
+	keys := make([]countKey, 0, len(a.counts))
+	negative := false
+	for k, d := range a.counts {
+		if d != 0 {
+			keys = append(keys, k)
+			negative = negative || d < 0
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, func(x, y countKey) int {
+		return cmp.Or(cmp.Compare(x.facet, y.facet), cmp.Compare(x.fvalue, y.fvalue), cmp.Compare(x.value, y.value),
+			cmp.Compare(boolInt(x.active), boolInt(y.active)))
+	})
+	facets, fvalues, values := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
+	actives, deltas := make([]bool, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		facets[i], fvalues[i], values[i], actives[i], deltas[i] = k.facet, k.fvalue, k.value, k.active, a.counts[k]
+	}
+	b := &pgx.Batch{}
+	b.Queue(a.s.sql(`INSERT INTO {S}.facet_counts AS c (org_id, facet, f_value, value, active, n)
+		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $6::int8[])
+		ON CONFLICT (org_id, facet, f_value, value, active) DO UPDATE SET n = c.n + excluded.n`),
+		a.org, facets, fvalues, values, actives, deltas)
+	if negative {
+		b.Queue(a.s.sql(`DELETE FROM {S}.facet_counts c USING unnest($2::text[], $3::text[], $4::text[], $5::bool[]) AS d(facet, f_value, value, active)
+			WHERE c.org_id = $1 AND c.facet = d.facet AND c.f_value = d.f_value AND c.value = d.value AND c.active = d.active AND c.n <= 0`),
+			a.org, facets, fvalues, values, actives)
+	}
+	if err := a.tx.SendBatch(ctx, b).Close(); err != nil {
+		return applyErr("facet counts", -1, "", interpretError(err))
+	}
+	clear(a.counts)
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // errCopyConflict marks a unique violation met by a COPY of new rows.
@@ -267,6 +350,9 @@ func (a *applier) run(ctx context.Context, req *store.ApplyRequest) (store.Apply
 			return res, applyErr("unpark", -1, "", interpretError(err))
 		}
 	}
+	if err := a.flushCounts(ctx); err != nil {
+		return res, err
+	}
 	// The counter is the last write: it serialises this org's writers only
 	// from here to the commit.
 	if len(req.Changes) > 0 {
@@ -305,6 +391,9 @@ type current struct {
 	pua        *int64
 	words      []string
 	tags       []tagRow
+	// The facet values the row counts under.
+	dept, div, office string
+	active            bool
 }
 
 type tagRow struct{ field, fvalue, value string }
@@ -502,7 +591,9 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 			ins.add(u, 1, a.now, a.now)
 			insIdx = append(insIdx, base+i)
 			side.addWords(u.ID, search.Words(u.FirstName, u.LastName, u.Email))
-			side.addTags(u.ID, tagRows(u.Tags))
+			tags := tagRows(u.Tags)
+			side.addTags(u.ID, tags)
+			a.countUser(u.Department, u.Division, u.Office, u.Active, tags, 1)
 		default:
 			if c == nil {
 				return applyErr("user", base+i, u.ID, fmt.Errorf("%w: user %q does not exist (expected version %d)", store.ErrConflict, u.ID, w.ExpectVersion))
@@ -514,6 +605,7 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 				delIDs = append(delIDs, u.ID)
 				side.delWords(u.ID, c.words)
 				side.delTags(u.ID, c.tags)
+				a.countUser(c.dept, c.div, c.office, c.active, c.tags, -1)
 				continue
 			}
 			if c.pua != nil && !u.ProviderUpdatedAt.IsZero() && u.ExternalID == c.externalID && u.ProviderUpdatedAt.UnixNano() < *c.pua {
@@ -525,6 +617,8 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 			side.delWords(u.ID, minus(c.words, newWords))
 			side.addWords(u.ID, minus(newWords, c.words))
 			newTags := tagRows(u.Tags)
+			a.countUser(c.dept, c.div, c.office, c.active, c.tags, -1)
+			a.countUser(u.Department, u.Division, u.Office, u.Active, newTags, 1)
 			side.delTags(u.ID, minusTags(c.tags, newTags))
 			side.addTags(u.ID, minusTags(newTags, c.tags))
 		}
@@ -667,7 +761,8 @@ func (a *applier) sendUsers(ctx context.Context, b *pgx.Batch, insAt int, ins *u
 
 // readCurrent reads and locks the stored users among ids.
 func (a *applier) readCurrent(ctx context.Context, ids []string) (map[string]*current, error) {
-	rows, err := a.tx.Query(ctx, a.s.sql(`SELECT id, version, external_id, provider_updated_at, first_name, last_name, email, tags
+	rows, err := a.tx.Query(ctx, a.s.sql(`SELECT id, version, external_id, provider_updated_at, first_name, last_name, email, tags,
+		department, division, office, active
 		FROM {S}.users WHERE org_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE`), a.org, ids)
 	if err != nil {
 		return nil, err
@@ -678,7 +773,8 @@ func (a *applier) readCurrent(ctx context.Context, ids []string) (map[string]*cu
 		var id, first, last, email string
 		var tags *string
 		c := &current{}
-		if err := rows.Scan(&id, &c.version, &c.externalID, &c.pua, &first, &last, &email, &tags); err != nil {
+		if err := rows.Scan(&id, &c.version, &c.externalID, &c.pua, &first, &last, &email, &tags,
+			&c.dept, &c.div, &c.office, &c.active); err != nil {
 			return nil, err
 		}
 		c.words = search.Words(first, last, email)

@@ -247,3 +247,121 @@ func FuzzSuccessor(f *testing.F) {
 		}
 	})
 }
+
+// recountFacets recounts from the users and user_tags rows what
+// facet_counts should hold for org, in its row format.
+func recountFacets(t testing.TB, s *Store, org string) map[countKey]int64 {
+	t.Helper()
+	ctx := context.Background()
+	got := map[countKey]int64{}
+	rows, err := s.pool.Query(ctx, s.sql(`SELECT department, division, office, active, tags FROM {S}.users WHERE org_id = $1`), org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dept, div, office string
+		var active bool
+		var tags *string
+		if err := rows.Scan(&dept, &div, &office, &active, &tags); err != nil {
+			t.Fatal(err)
+		}
+		got[countKey{facetAll, "", "", active}]++
+		for _, f := range [...]struct{ facet, v string }{{facetDepartment, dept}, {facetDivision, div}, {facetOffice, office}} {
+			if fv := search.Fold(f.v); fv != "" {
+				got[countKey{f.facet, fv, f.v, active}]++
+			}
+		}
+		tt, err := decodeTags(tags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, r := range tagRows(tt) {
+			got[countKey{facetFieldPrefix + r.field, r.fvalue, r.value, active}]++
+			if !seen[r.fvalue] {
+				seen[r.fvalue] = true
+				got[countKey{facetTag, r.fvalue, "", active}]++
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func storedFacetCounts(t testing.TB, s *Store, org string) map[countKey]int64 {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), s.sql(`SELECT facet, f_value, value, active, n FROM {S}.facet_counts WHERE org_id = $1`), org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[countKey]int64{}
+	for rows.Next() {
+		var k countKey
+		var n int64
+		if err := rows.Scan(&k.facet, &k.fvalue, &k.value, &k.active, &n); err != nil {
+			t.Fatal(err)
+		}
+		got[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestFacetCounts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("StayEqualToARecountThroughInsertsUpdatesAndDeletes", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		users := synth.Users(11, "acme", "src", 300)
+		if _, err := s.Apply(ctx, createReq("acme", users)); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(recountFacets(t, s, "acme"), storedFacetCounts(t, s, "acme"), cmp.AllowUnexported(countKey{})); diff != "" {
+			t.Fatalf("facet_counts after inserts (-recount +stored):\n%s", diff)
+		}
+		// Move people between values, deactivate some, respell and drop
+		// tags, delete others, and touch one user twice in one request.
+		var writes []store.UserWrite
+		for i := range 120 {
+			u := users[i]
+			switch i % 4 {
+			case 0:
+				u.Department, u.Office = users[i+1].Department, "Nowhere Ville"
+			case 1:
+				u.Active = !u.Active
+			case 2:
+				for k := range u.Tags {
+					u.Tags[k].Value = strings.ToUpper(u.Tags[k].Value)
+				}
+				u.Tags = u.Tags[:len(u.Tags)/2]
+			case 3:
+				writes = append(writes, store.UserWrite{User: u, ExpectVersion: 1, Delete: true})
+				continue
+			}
+			writes = append(writes, store.UserWrite{User: u, ExpectVersion: 1})
+		}
+		again := users[0]
+		again.Division = "Renamed Division"
+		writes = append(writes, store.UserWrite{User: again, ExpectVersion: 2})
+		if _, err := s.Apply(ctx, store.ApplyRequest{OrgID: "acme", Users: writes}); err != nil {
+			t.Fatal(err)
+		}
+		stored := storedFacetCounts(t, s, "acme")
+		if diff := cmp.Diff(recountFacets(t, s, "acme"), stored, cmp.AllowUnexported(countKey{})); diff != "" {
+			t.Errorf("facet_counts after updates and deletes (-recount +stored):\n%s", diff)
+		}
+		for k, n := range stored {
+			if n <= 0 {
+				t.Errorf("facet_counts keeps %+v with n = %d; rows that reach 0 are deleted", k, n)
+			}
+		}
+	})
+}

@@ -198,8 +198,118 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	return page, nil
 }
 
+// The facet column of facet_counts.
+const (
+	facetAll         = "all"
+	facetDepartment  = "department"
+	facetDivision    = "division"
+	facetOffice      = "office"
+	facetTag         = "tag"
+	facetFieldPrefix = "field:"
+)
+
+// restricted reports whether q restricts the people a facet counts beyond
+// their status, leaving out the facet's own field skip.
+func restricted(q search.Query, skip int) bool {
+	for _, f := range []struct {
+		field int
+		vals  []string
+	}{{skipDepartment, q.Departments}, {skipDivision, q.Divisions}, {skipOffice, q.Offices}, {skipTag, q.Tags}, {skipNone, q.Groups}} {
+		if f.field != skip || f.field == skipNone {
+			if len(search.FoldedValues(f.vals)) > 0 {
+				return true
+			}
+		}
+	}
+	return len(search.Terms(q.Text)) > 0
+}
+
+// without returns q without the filter of field skip (a facet's own), so
+// that a builder references every parameter it holds.
+func without(q search.Query, skip int) search.Query {
+	switch skip {
+	case skipDepartment:
+		q.Departments = nil
+	case skipDivision:
+		q.Divisions = nil
+	case skipOffice:
+		q.Offices = nil
+	case skipTag:
+		q.Tags = nil
+	}
+	return q
+}
+
+// orgCounts are an org's facet_counts rows, read once per Facets call.
+type orgCounts struct {
+	// label is the least spelling with a count, by facet and folded value
+	// (for the tag facet, the least over every tag field).
+	label map[string]map[string]string
+	// n counts the people of the query's status, by facet and folded value.
+	n map[string]map[string]int
+}
+
+func (s *Store) readCounts(ctx context.Context, orgID string, status search.Status) (*orgCounts, error) {
+	rows, err := s.pool.Query(ctx, s.sql(`SELECT facet, f_value, value, active, n FROM {S}.facet_counts
+		WHERE org_id = $1 AND n > 0`), orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	c := &orgCounts{label: map[string]map[string]string{}, n: map[string]map[string]int{}}
+	setLabel := func(facet, fv, value string) {
+		m := c.label[facet]
+		if m == nil {
+			m = map[string]string{}
+			c.label[facet] = m
+		}
+		if l, ok := m[fv]; !ok || value < l {
+			m[fv] = value
+		}
+	}
+	for rows.Next() {
+		var facet, fv, value string
+		var active bool
+		var n int
+		if err := rows.Scan(&facet, &fv, &value, &active, &n); err != nil {
+			return nil, err
+		}
+		if facet != facetTag && facet != facetAll {
+			setLabel(facet, fv, value)
+			if strings.HasPrefix(facet, facetFieldPrefix) {
+				setLabel(facetTag, fv, value)
+			}
+		}
+		if status == search.StatusAll || active == (status == search.StatusActive) {
+			m := c.n[facet]
+			if m == nil {
+				m = map[string]int{}
+				c.n[facet] = m
+			}
+			m[fv] += n
+		}
+	}
+	return c, rows.Err()
+}
+
+// add counts n people under the label of (facet, folded value) in out.
+func (c *orgCounts) add(out map[string]int, facet, fv string, n int) {
+	if n <= 0 || fv == "" {
+		return
+	}
+	l, ok := c.label[facet][fv]
+	if !ok {
+		// A value counted by a query is stored, so it has a label; the
+		// folded value stands in should a concurrent write remove it.
+		l = fv
+	}
+	out[l] += n
+}
+
 // Facets counts values among the users q matches, each facet ignoring its
-// own field's filter.
+// own field's filter. A facet that nothing but status restricts reads the
+// counts Apply keeps (facet_counts); the others count the matching people.
+// Labels come from facet_counts.
 func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store.Facets, error) {
 	if err := store.ValidateOrgID(orgID); err != nil {
 		return store.Facets{}, err
@@ -213,83 +323,90 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		Department: map[string]int{}, Division: map[string]int{}, Office: map[string]int{},
 		Tag: map[string]int{}, TagFields: map[string]map[string]int{},
 	}
-	// Each query reads the org's values once: counts under the query (each
-	// facet without its own filter) and, over every stored value, the
-	// label (the bytewise least original spelling). All three go in one
-	// round trip.
+	counts, err := s.readCounts(ctx, orgID, q.Status)
+	if err != nil {
+		return store.Facets{}, fmt.Errorf("pgstore: facets counts: %w", interpretError(err))
+	}
 	b := &pgx.Batch{}
 	type into struct {
 		name string
 		scan func(rows pgx.Rows) error
 	}
 	var intos []into
-	w := buildWhere(orgID, q)
-	// Department, division and office in one pass over the org's rows.
-	b.Queue(s.sql(`SELECT GROUPING(u.f_department), GROUPING(u.f_division), GROUPING(u.f_office),
-		u.f_department, u.f_division, u.f_office, min(u.department), min(u.division), min(u.office),
-		count(*) FILTER (WHERE `+w.sql(skipDepartment)+`),
-		count(*) FILTER (WHERE `+w.sql(skipDivision)+`),
-		count(*) FILTER (WHERE `+w.sql(skipOffice)+`)
-		FROM {S}.users u WHERE u.org_id = $1
-		GROUP BY GROUPING SETS ((u.f_department), (u.f_division), (u.f_office))`), w.args...)
-	intos = append(intos, into{"department, division and office", func(rows pgx.Rows) error {
-		var gDept, gDiv, gOff int
-		var fDept, fDiv, fOff, lDept, lDiv, lOff *string
-		var nDept, nDiv, nOff int
-		if err := rows.Scan(&gDept, &gDiv, &gOff, &fDept, &fDiv, &fOff, &lDept, &lDiv, &lOff, &nDept, &nDiv, &nOff); err != nil {
-			return err
+	for _, c := range []struct {
+		skip       int
+		facet, col string
+		out        map[string]int
+	}{
+		{skipDepartment, facetDepartment, "u.f_department", f.Department},
+		{skipDivision, facetDivision, "u.f_division", f.Division},
+		{skipOffice, facetOffice, "u.f_office", f.Office},
+	} {
+		if !restricted(q, c.skip) {
+			for fv, n := range counts.n[c.facet] {
+				counts.add(c.out, c.facet, fv, n)
+			}
+			continue
 		}
-		// GROUPING is 0 for the column a row is grouped by.
-		switch {
-		case gDept == 0 && fDept != nil && *fDept != "" && nDept > 0:
-			f.Department[*lDept] += nDept
-		case gDiv == 0 && fDiv != nil && *fDiv != "" && nDiv > 0:
-			f.Division[*lDiv] += nDiv
-		case gOff == 0 && fOff != nil && *fOff != "" && nOff > 0:
-			f.Office[*lOff] += nOff
-		}
-		return nil
-	}})
-	// The tag facets ignore the tag filter; a builder of their own keeps
-	// every parameter referenced.
-	qt := q
-	qt.Tags = nil
-	w = buildWhere(orgID, qt)
-	matched := `LEFT JOIN (SELECT u.id FROM {S}.users u WHERE ` + w.sql(skipNone) + `) m ON m.id = t.user_id`
-	// A person holding a value in two tag fields counts once in "tag".
-	b.Queue(s.sql(`SELECT min(v.label), count(*) FILTER (WHERE v.matched) FROM (
-		SELECT t.f_value, min(t.value) AS label, bool_or(m.id IS NOT NULL) AS matched
-		FROM {S}.user_tags t `+matched+` WHERE t.org_id = $1 GROUP BY t.f_value, t.user_id) v GROUP BY v.f_value`), w.args...)
-	intos = append(intos, into{"tag", func(rows pgx.Rows) error {
-		var label string
-		var n int
-		if err := rows.Scan(&label, &n); err != nil {
-			return err
-		}
-		if n > 0 {
-			f.Tag[label] += n
-		}
-		return nil
-	}})
-	b.Queue(s.sql(`SELECT t.field, min(t.value), count(m.id) FROM {S}.user_tags t `+matched+`
-		WHERE t.org_id = $1 GROUP BY t.field, t.f_value`), w.args...)
-	intos = append(intos, into{"tag fields", func(rows pgx.Rows) error {
-		var field, label string
-		var n int
-		if err := rows.Scan(&field, &label, &n); err != nil {
-			return err
-		}
-		if n == 0 {
+		w := buildWhere(orgID, without(q, c.skip))
+		b.Queue(s.sql(`SELECT `+c.col+`, count(*) FROM {S}.users u WHERE `+w.sql(skipNone)+` AND `+c.col+` <> '' GROUP BY 1`), w.args...)
+		intos = append(intos, into{c.facet, func(rows pgx.Rows) error {
+			var fv string
+			var n int
+			if err := rows.Scan(&fv, &n); err != nil {
+				return err
+			}
+			counts.add(c.out, c.facet, fv, n)
 			return nil
-		}
+		}})
+	}
+	fieldOut := func(field string) map[string]int {
 		m := f.TagFields[field]
 		if m == nil {
 			m = map[string]int{}
 			f.TagFields[field] = m
 		}
-		m[label] += n
-		return nil
-	}})
+		return m
+	}
+	if !restricted(q, skipTag) {
+		for facet, m := range counts.n {
+			switch {
+			case facet == facetTag:
+				for fv, n := range m {
+					counts.add(f.Tag, facetTag, fv, n)
+				}
+			case strings.HasPrefix(facet, facetFieldPrefix):
+				for fv, n := range m {
+					if n > 0 {
+						counts.add(fieldOut(strings.TrimPrefix(facet, facetFieldPrefix)), facet, fv, n)
+					}
+				}
+			}
+		}
+	} else {
+		// The tag facets ignore the tag filter; a builder of their own
+		// keeps every parameter referenced.
+		w := buildWhere(orgID, without(q, skipTag))
+		matched := `JOIN (SELECT u.id FROM {S}.users u WHERE ` + w.sql(skipNone) + `) m ON m.id = t.user_id`
+		b.Queue(s.sql(`SELECT t.field, t.f_value, count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {S}.user_tags t2
+			WHERE t2.org_id = t.org_id AND t2.f_value = t.f_value AND t2.user_id = t.user_id AND t2.field < t.field))
+			FROM {S}.user_tags t `+matched+` WHERE t.org_id = $1 GROUP BY t.field, t.f_value`), w.args...)
+		intos = append(intos, into{"tag", func(rows pgx.Rows) error {
+			var field, fv string
+			var n, first int
+			if err := rows.Scan(&field, &fv, &n, &first); err != nil {
+				return err
+			}
+			counts.add(fieldOut(field), facetFieldPrefix+field, fv, n)
+			// A person holding a value in two tag fields counts once in
+			// "tag": under the least of those fields.
+			counts.add(f.Tag, facetTag, fv, first)
+			return nil
+		}})
+	}
+	if b.Len() == 0 {
+		return f, nil
+	}
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	for _, in := range intos {

@@ -72,6 +72,23 @@ CREATE TABLE user_words (
     PRIMARY KEY (org_id, word, user_id)
 );
 
+-- Per-org counts kept by Apply: how many users (by status) hold each
+-- (facet, folded value, original spelling). facet is department, division,
+-- office, tag (people holding the folded value in any tag field, spelling
+-- ''), field:<tag field> (spelling as user_tags keeps it), or all (every
+-- user, value and spelling ''). Whole-org facets and every facet label (the
+-- least spelling with n > 0) read these rows, not the users; search reads
+-- them to choose which filter drives a query. Rows that reach 0 are deleted.
+CREATE TABLE facet_counts (
+    org_id  text COLLATE "C" NOT NULL,
+    facet   text COLLATE "C" NOT NULL,
+    f_value text COLLATE "C" NOT NULL,
+    value   text COLLATE "C" NOT NULL,
+    active  boolean NOT NULL,
+    n       bigint NOT NULL,
+    PRIMARY KEY (org_id, facet, f_value, value, active)
+);
+
 CREATE TABLE groups (
     org_id      text COLLATE "C" NOT NULL,
     id          text COLLATE "C" NOT NULL,
