@@ -136,6 +136,83 @@ func sortCol(s search.Sort) string {
 	}
 }
 
+// sortIndex is the index that holds an org's people in the order s.
+func sortIndex(s search.Sort) string {
+	switch s {
+	case search.SortFirstName:
+		return "dirsync_users_sk_first"
+	case search.SortEmail:
+		return "dirsync_users_sk_email"
+	case search.SortID:
+		return "dirsync_users_id"
+	default:
+		return "dirsync_users_sk_last"
+	}
+}
+
+// commonFactor sets when a side-table condition counts as common: when it
+// matches at least commonFactor times a page (limit + 1) of rows.
+const commonFactor = 20
+
+// commonMatches reports whether q filters only by tags and text (and
+// status) and every one of those conditions matches many people: at least
+// commonFactor pages' worth. SQLite's own plan drives such a query from the
+// side tables (every match is looked up and sorted), which costs in
+// proportion to the matches; walking the sort index instead, probing each
+// person against the conditions, fills a page after about
+// org size / commonFactor index entries at worst. Tags are counted from
+// dirsync_facet_counts, text terms by a count of word entries bounded by
+// the threshold.
+func (s *Store) commonMatches(ctx context.Context, tx *sql.Tx, org string, q search.Query) (bool, error) {
+	tags, terms := search.FoldedValues(q.Tags), search.Terms(q.Text)
+	if len(tags) == 0 && len(terms) == 0 || len(search.FoldedValues(q.Departments)) > 0 ||
+		len(search.FoldedValues(q.Divisions)) > 0 || len(search.FoldedValues(q.Offices)) > 0 ||
+		len(search.FoldedValues(q.Groups)) > 0 {
+		return false, nil
+	}
+	threshold := commonFactor * (q.Limit + 1)
+	if len(tags) > 0 {
+		var n int
+		err := s.queryRow(ctx, tx, `SELECT coalesce(sum(n), 0) FROM dirsync_facet_counts
+			WHERE org = ? AND facet = 'tag' AND folded IN (SELECT value FROM json_each(?))`, []any{org, jsonStrings(tags)}, &n)
+		if err != nil || n < threshold {
+			return false, err
+		}
+	}
+	for _, term := range terms {
+		q := `SELECT count(*) FROM (SELECT 1 FROM dirsync_user_words WHERE org = ? AND word >= ? LIMIT ?)`
+		args := []any{org, term, threshold}
+		if upper, ok := prefixUpper(term); ok {
+			q = `SELECT count(*) FROM (SELECT 1 FROM dirsync_user_words WHERE org = ? AND word >= ? AND word < ? LIMIT ?)`
+			args = []any{org, term, upper, threshold}
+		}
+		var n int
+		if err := s.queryRow(ctx, tx, q, args, &n); err != nil || n < threshold {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// queryRow runs a one-row read query inside tx through a cached statement.
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args []any, dest ...any) error {
+	rows, err := s.query(ctx, tx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
 // Search returns one page of q; see store.Store.
 func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store.Page, error) {
 	if err := store.ValidateOrgID(orgID); err != nil {
@@ -168,8 +245,14 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	}
 	defer tx.Rollback()
 
+	from := "dirsync_users u"
+	if common, err := s.commonMatches(ctx, tx, orgID, q); err != nil {
+		return store.Page{}, readErr("search", err)
+	} else if common {
+		from += " INDEXED BY " + sortIndex(q.Sort)
+	}
 	args := append(w.args, q.Limit+1)
-	rows, err := s.query(ctx, tx, "SELECT u.uid FROM dirsync_users u WHERE "+w.sql()+" ORDER BY "+order+" LIMIT ?", args...)
+	rows, err := s.query(ctx, tx, "SELECT u.uid FROM "+from+" WHERE "+w.sql()+" ORDER BY "+order+" LIMIT ?", args...)
 	if err != nil {
 		return store.Page{}, readErr("search", err)
 	}

@@ -1,0 +1,84 @@
+package sqlitestore
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/directorysync/directorysync/internal/synth"
+	"github.com/directorysync/directorysync/search"
+	"github.com/directorysync/directorysync/store"
+	"github.com/directorysync/directorysync/store/storetest"
+)
+
+// Queries whose tag and text conditions each match many people walk the
+// sort index (commonMatches); every page of such a keyset walk, in every
+// sort order, must equal the reference evaluator's.
+func TestCommonConditionsWalkTheSortIndexInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)
+	const org = "acme"
+	users := synth.Users(11, org, "src", 400)
+	if err := applyAll(ctx, s, createRequests(org, users)); err != nil {
+		t.Fatal(err)
+	}
+	ref := &storetest.Reference{OrgID: org, Users: users}
+	for name, q := range map[string]search.Query{
+		"CommonTag":          {Tags: []string{"Full-Time"}, Limit: 3},
+		"CommonPrefix":       {Text: "m", Limit: 1},
+		"CommonTagAndPrefix": {Tags: []string{"full-time"}, Text: "e", Limit: 2, Status: search.StatusAll},
+		"RareTag":            {Tags: []string{"contractor"}, Limit: 3},
+	} {
+		for _, sort := range []search.Sort{search.SortLastName, search.SortFirstName, search.SortEmail, search.SortID} {
+			t.Run(name+"/"+string(sort), func(t *testing.T) {
+				t.Parallel()
+				q := q
+				q.Sort = sort
+				nq, err := q.Normalize()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if name != "RareTag" {
+					tx, err := s.r.BeginTx(ctx, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					common, err := s.commonMatches(ctx, tx, org, nq)
+					tx.Rollback()
+					if err != nil || !common {
+						t.Fatalf("commonMatches(%+v) = %v, %v; want true: the test would not walk the sort index", q, common, err)
+					}
+				}
+				for pages := 0; ; pages++ {
+					want, err := ref.Search(q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := s.Search(ctx, org, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if diff := cmp.Diff(pageIDs(want), pageIDs(got)); diff != "" {
+						t.Fatalf("page %d of %+v mismatch (-reference +store):\n%s", pages, q, diff)
+					}
+					if got.NextCursor == "" {
+						break
+					}
+					q.Cursor = got.NextCursor
+				}
+			})
+		}
+	}
+}
+
+// pageIDs is a page's user IDs and cursor (the reference holds no stored
+// versions or times).
+func pageIDs(p store.Page) []string {
+	ids := make([]string, 0, len(p.Users)+1)
+	for _, u := range p.Users {
+		ids = append(ids, u.ID)
+	}
+	return append(ids, "cursor:"+p.NextCursor)
+}
