@@ -56,12 +56,16 @@
 // side tables of folded tag values and of name and email words (search.Words)
 // compared bytewise. Text terms become index range scans over the word table
 // (word >= prefix AND word < the prefix's byte successor). Pages are keyset
-// ranges over (sort key, ID) indexes. Apply keeps per-org counts of each
-// facet value and spelling, so facets over a whole org (or a facet whose only
-// filter is its own) read a few hundred rows; other facets count the
-// matching people. Queries with many matches of a selective filter (a rare
-// tag, a one-letter prefix) walk the sort index until a page is full, which
-// is the slowest case; see the benchmarks in bench_test.go.
+// ranges over (sort key, ID) indexes. A query filtered only by tags and
+// text whose every condition matches many people (counted first: at least
+// 20 pages' worth) walks the sort order's index and probes the conditions;
+// otherwise SQLite drives it from the side tables and sorts the matches.
+// Apply keeps per-org counts of each facet value and spelling, so facets over
+// a whole org (or a facet whose only filter is its own) read a few hundred
+// rows; other facets read four narrow columns of each matching person once
+// per distinct filter and count in Go, so their cost grows with the number
+// of matches (a few ms for 2,500 people). See the benchmarks in
+// bench_test.go.
 package sqlitestore
 
 import (
