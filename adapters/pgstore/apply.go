@@ -439,21 +439,28 @@ func decodeTags(s *string) ([]mapping.Tag, error) {
 // fills them.
 const userCols = `org_id, id, source_id, external_id, idp_id, email, first_name, last_name, department, division, office, title,
 	tags, active, source_hash, profile_hash, mapping_version, provider_updated_at, version, created_at, updated_at,
-	deactivated_at, f_email, f_department, f_division, f_office, k_last, k_first`
+	deactivated_at, f_email, f_department, f_division, f_office, k_last, k_first, tag_fields, tag_values, words`
 
 // userValues are the unnest columns of userUnnest in userCols order (all
 // but the source, which lives in user_sources).
-const userValues = `v.id, v.source_id, v.external_id, v.idp_id, v.email, v.first_name, v.last_name, v.department, v.division,
+var userValues = `v.id, v.source_id, v.external_id, v.idp_id, v.email, v.first_name, v.last_name, v.department, v.division,
 	v.office, v.title, v.tags, v.active, v.source_hash, v.profile_hash, v.mapping_version, v.provider_updated_at, v.version,
-	v.created_at, v.updated_at, v.deactivated_at, v.f_email, v.f_department, v.f_division, v.f_office, v.k_last, v.k_first`
+	v.created_at, v.updated_at, v.deactivated_at, v.f_email, v.f_department, v.f_division, v.f_office, v.k_last, v.k_first,
+	` + jsonArray("v.tag_fields") + `, ` + jsonArray("v.tag_values") + `, ` + jsonArray("v.words")
+
+// jsonArray turns a JSON array of strings (how the unnest statements pass
+// a row's array, since unnest flattens a two-dimensional array) into text[].
+func jsonArray(col string) string {
+	return `ARRAY(SELECT jsonb_array_elements_text(` + col + `::jsonb))`
+}
 
 const userUnnest = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
 	$10::text[], $11::text[], $12::text[], $13::text[], $14::bool[], $15::bytea[], $16::text[], $17::text[], $18::text[],
 	$19::int8[], $20::int8[], $21::int8[], $22::int8[], $23::int8[], $24::text[], $25::text[], $26::text[], $27::text[],
-	$28::text[], $29::text[])
+	$28::text[], $29::text[], $30::text[], $31::text[], $32::text[])
 	AS v(id, source_id, external_id, idp_id, email, first_name, last_name, department, division, office, title,
 	tags, active, source, source_hash, profile_hash, mapping_version, provider_updated_at, version, created_at, updated_at,
-	deactivated_at, f_email, f_department, f_division, f_office, k_last, k_first)`
+	deactivated_at, f_email, f_department, f_division, f_office, k_last, k_first, tag_fields, tag_values, words)`
 
 // userArrays are the column arrays of a set of user rows.
 type userArrays struct {
@@ -466,9 +473,12 @@ type userArrays struct {
 	version, created, updated                                                     []int64
 	deactivated                                                                   []*int64
 	fEmail, fDept, fDiv, fOffice, kLast, kFirst                                   []string
+	// The folded tags (parallel fields and values) and words of each row.
+	tagFields, tagValues, words [][]string
 }
 
-func (ua *userArrays) add(u *store.User, version, created, updated int64) {
+// add appends a row; words and tags are search.Words and tagRows of u.
+func (ua *userArrays) add(u *store.User, version, created, updated int64, words []string, tags []tagRow) {
 	ua.id = append(ua.id, u.ID)
 	ua.sourceID = append(ua.sourceID, u.SourceID)
 	ua.externalID = append(ua.externalID, u.ExternalID)
@@ -501,12 +511,36 @@ func (ua *userArrays) add(u *store.User, version, created, updated int64) {
 	ua.fOffice = append(ua.fOffice, search.Fold(u.Office))
 	ua.kLast = append(ua.kLast, search.SortKey(search.SortLastName, u.FirstName, u.LastName, u.Email))
 	ua.kFirst = append(ua.kFirst, search.SortKey(search.SortFirstName, u.FirstName, u.LastName, u.Email))
+	var fields, values []string
+	if len(tags) > 0 {
+		fields, values = make([]string, len(tags)), make([]string, len(tags))
+		for i, t := range tags {
+			fields[i], values[i] = t.field, t.fvalue
+		}
+	}
+	ua.tagFields = append(ua.tagFields, fields)
+	ua.tagValues = append(ua.tagValues, values)
+	ua.words = append(ua.words, words)
+}
+
+// jsonArrays encodes each row's array as a JSON array (see jsonArray).
+func jsonArrays(rows [][]string) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		if r == nil {
+			r = []string{}
+		}
+		b, _ := json.Marshal(r)
+		out[i] = string(b)
+	}
+	return out
 }
 
 func (ua *userArrays) args(org string) []any {
 	return []any{org, ua.id, ua.sourceID, ua.externalID, ua.idpID, ua.email, ua.first, ua.last, ua.dept, ua.div,
 		ua.office, ua.title, ua.tags, ua.active, ua.source, ua.sourceHash, ua.profileHash, ua.mappingVersion, ua.pua,
-		ua.version, ua.created, ua.updated, ua.deactivated, ua.fEmail, ua.fDept, ua.fDiv, ua.fOffice, ua.kLast, ua.kFirst}
+		ua.version, ua.created, ua.updated, ua.deactivated, ua.fEmail, ua.fDept, ua.fDiv, ua.fOffice, ua.kLast, ua.kFirst,
+		jsonArrays(ua.tagFields), jsonArrays(ua.tagValues), jsonArrays(ua.words)}
 }
 
 // sideRows collects side-table rows to insert or delete.
@@ -588,10 +622,10 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 			if c != nil {
 				return applyErr("user", base+i, u.ID, fmt.Errorf("%w: user %q exists", store.ErrConflict, u.ID))
 			}
-			ins.add(u, 1, a.now, a.now)
+			words, tags := search.Words(u.FirstName, u.LastName, u.Email), tagRows(u.Tags)
+			ins.add(u, 1, a.now, a.now, words, tags)
 			insIdx = append(insIdx, base+i)
-			side.addWords(u.ID, search.Words(u.FirstName, u.LastName, u.Email))
-			tags := tagRows(u.Tags)
+			side.addWords(u.ID, words)
 			side.addTags(u.ID, tags)
 			a.countUser(u.Department, u.Division, u.Office, u.Active, tags, 1)
 		default:
@@ -612,11 +646,11 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 				return applyErr("user", base+i, u.ID, fmt.Errorf("%w: provider updated_at %s is older than the stored %s", store.ErrStale,
 					u.ProviderUpdatedAt.UTC().Format("2006-01-02T15:04:05.999999999Z"), fromNanos(c.pua).Format("2006-01-02T15:04:05.999999999Z")))
 			}
-			upd.add(u, c.version+1, 0, a.now)
 			newWords := search.Words(u.FirstName, u.LastName, u.Email)
+			newTags := tagRows(u.Tags)
+			upd.add(u, c.version+1, 0, a.now, newWords, newTags)
 			side.delWords(u.ID, minus(c.words, newWords))
 			side.addWords(u.ID, minus(newWords, c.words))
-			newTags := tagRows(u.Tags)
 			a.countUser(c.dept, c.div, c.office, c.active, c.tags, -1)
 			a.countUser(u.Department, u.Division, u.Office, u.Active, newTags, 1)
 			side.delTags(u.ID, minusTags(c.tags, newTags))
@@ -647,7 +681,8 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 			mapping_version = v.mapping_version, provider_updated_at = v.provider_updated_at, version = v.version,
 			updated_at = v.updated_at, deactivated_at = v.deactivated_at, f_email = v.f_email,
 			f_department = v.f_department, f_division = v.f_division, f_office = v.f_office, k_last = v.k_last,
-			k_first = v.k_first
+			k_first = v.k_first, tag_fields = `+jsonArray("v.tag_fields")+`, tag_values = `+jsonArray("v.tag_values")+`,
+			words = `+jsonArray("v.words")+`
 			FROM `+userUnnest+` WHERE u.org_id = $1 AND u.id = v.id`), upd.args(a.org)...)
 		b.Queue(a.s.sql(`UPDATE {S}.user_sources s SET source = v.source FROM unnest($2::text[], $3::bytea[]) AS v(id, source)
 			WHERE s.org_id = $1 AND s.id = v.id AND s.source IS DISTINCT FROM v.source`), a.org, upd.id, upd.source)
@@ -1036,7 +1071,8 @@ func (u *userSource) Values() ([]any, error) {
 	return []any{u.org, ua.id[k], ua.sourceID[k], ua.externalID[k], ua.idpID[k], ua.email[k], ua.first[k], ua.last[k],
 		ua.dept[k], ua.div[k], ua.office[k], ua.title[k], ua.tags[k], ua.active[k], ua.sourceHash[k],
 		ua.profileHash[k], ua.mappingVersion[k], ua.pua[k], ua.version[k], ua.created[k], ua.updated[k],
-		ua.deactivated[k], ua.fEmail[k], ua.fDept[k], ua.fDiv[k], ua.fOffice[k], ua.kLast[k], ua.kFirst[k]}, nil
+		ua.deactivated[k], ua.fEmail[k], ua.fDept[k], ua.fDiv[k], ua.fOffice[k], ua.kLast[k], ua.kFirst[k],
+		ua.tagFields[k], ua.tagValues[k], ua.words[k]}, nil
 }
 
 // columnsSource feeds the org and parallel text columns to COPY.

@@ -161,7 +161,8 @@ func rawRowsOf(users []store.User, now int64) rawRows {
 		counts := map[countKey]int64{}
 		for k := range batch {
 			u := &batch[k]
-			ua.add(u, 1, now, now)
+			tags := tagRows(u.Tags)
+			ua.add(u, 1, now, now, search.Words(u.FirstName, u.LastName, u.Email), tags)
 			src := &userSource{org: u.OrgID, ua: &ua, i: k + 1}
 			row, _ := src.Values()
 			ur = append(ur, row)
@@ -169,7 +170,6 @@ func rawRowsOf(users []store.User, now int64) rawRows {
 			for _, w := range search.Words(u.FirstName, u.LastName, u.Email) {
 				wr = append(wr, []any{u.OrgID, w, u.ID})
 			}
-			tags := tagRows(u.Tags)
 			for _, t := range tags {
 				tr = append(tr, []any{u.OrgID, t.fvalue, u.ID, t.field, t.value})
 			}

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -28,6 +29,10 @@ type whereBuilder struct {
 	args  []any
 	conds []string
 	field []int // the facet field each cond filters, or skipNone
+	// inRow checks tag and text filters on the user row's arrays, for a
+	// walk of a sort index; otherwise they are semi-joins with the side
+	// tables, which drive a query from the filter.
+	inRow bool
 }
 
 func (w *whereBuilder) add(field int, cond string) {
@@ -40,10 +45,17 @@ func (w *whereBuilder) arg(v any) string {
 	return "$" + strconv.Itoa(len(w.args))
 }
 
-// buildWhere renders q's filters (q is normalized); sql(skip) leaves out
-// one field's filter for disjunctive facets.
+// buildWhere renders q's filters (q is normalized) with semi-joins, for a
+// query driven from its filters.
 func buildWhere(orgID string, q search.Query) *whereBuilder {
-	w := &whereBuilder{args: []any{orgID}}
+	return buildWhereMode(orgID, q, nil)
+}
+
+// buildWhereMode renders q's filters; tag and text filters are checked on
+// the row (for a walk of the sort order) except for the one that drives,
+// which is a semi-join with its side table.
+func buildWhereMode(orgID string, q search.Query, d *driver) *whereBuilder {
+	w := &whereBuilder{args: []any{orgID}, inRow: d != nil}
 	w.add(skipNone, "u.org_id = $1")
 	switch q.Status {
 	case search.StatusActive:
@@ -60,7 +72,16 @@ func buildWhere(orgID string, q search.Query) *whereBuilder {
 	field(skipDivision, "u.f_division", q.Divisions)
 	field(skipOffice, "u.f_office", q.Offices)
 	if f := search.FoldedValues(q.Tags); len(f) > 0 {
-		w.add(skipTag, "u.id IN (SELECT t.user_id FROM {S}.user_tags t WHERE t.org_id = $1 AND t.f_value = ANY("+w.arg(f)+"))")
+		switch {
+		case !w.inRow:
+			w.add(skipTag, "u.id IN (SELECT t.user_id FROM {S}.user_tags t WHERE t.org_id = $1 AND t.f_value = ANY("+w.arg(f)+"))")
+		case d.tags:
+			// The IDs first, then one primary-key lookup each: the
+			// planner cannot start from the users instead.
+			w.add(skipTag, "u.id = ANY(ARRAY(SELECT t.user_id FROM {S}.user_tags t WHERE t.org_id = $1 AND t.f_value = ANY("+w.arg(f)+")))")
+		default:
+			w.add(skipTag, "u.tag_values && "+w.arg(f)+"::text[]")
+		}
 	}
 	// A group matches by folded name, or by ID exactly (the reference
 	// evaluator's rule); values that fold to nothing are ignored.
@@ -76,7 +97,13 @@ func buildWhere(orgID string, q search.Query) *whereBuilder {
 			ON g.org_id = m.org_id AND g.id = m.group_id
 			WHERE m.org_id = $1 AND g.org_id = $1 AND (g.f_name = ANY(`+pn+`) OR g.id = ANY(`+pi+`)))`)
 	}
-	for _, term := range search.Terms(q.Text) {
+	for i, term := range search.Terms(q.Text) {
+		if w.inRow && d.term == i {
+			// The driving term (a simple one): its IDs first, then one
+			// primary-key lookup each.
+			w.add(skipNone, "u.id = ANY(ARRAY(SELECT x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND "+w.wordRange(term)+"))")
+			continue
+		}
 		cond := w.prefix(term)
 		parts := search.TermParts(term)
 		if len(parts) > 0 && !(len(parts) == 1 && parts[0] == term) {
@@ -91,13 +118,23 @@ func buildWhere(orgID string, q search.Query) *whereBuilder {
 	return w
 }
 
-// prefix renders "some word of u starts with p" as an index range scan.
+// prefix renders "some word of u starts with p": a range scan of
+// user_words, or a check of the row's words.
 func (w *whereBuilder) prefix(p string) string {
+	cond := w.wordRange(p)
+	if w.inRow {
+		return "EXISTS (SELECT 1 FROM unnest(u.words) x(word) WHERE " + cond + ")"
+	}
+	return "u.id IN (SELECT x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND " + cond + ")"
+}
+
+// wordRange renders "x.word starts with p" as a range.
+func (w *whereBuilder) wordRange(p string) string {
 	cond := "x.word >= " + w.arg(p)
 	if hi, ok := successor(p); ok {
 		cond += " AND x.word < " + w.arg(hi)
 	}
-	return "u.id IN (SELECT x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND " + cond + ")"
+	return cond
 }
 
 // successor returns the least string greater than every string with
@@ -146,20 +183,114 @@ func sortColumn(s search.Sort) string {
 	}
 }
 
-// Search returns one page of q.
-func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store.Page, error) {
-	if err := store.ValidateOrgID(orgID); err != nil {
-		return store.Page{}, err
+// driver is how Search reads a query with tag or text filters: by walking
+// the sort order and checking those filters on each row (neither field
+// set), or driven from the tag filter's or one text term's side-table rows
+// (tags, or term >= 0), when they are few.
+type driver struct {
+	tags bool
+	term int // the index among search.Terms of the driving term, or -1
+}
+
+// driveLimit bounds the side-table rows counted when sizing a text term.
+const driveLimit = 1000
+
+// chooseDriver sizes the query's tag filter (from facet_counts) and its
+// simple text terms (counting up to driveLimit of their user_words rows),
+// and estimates the rows a walk of the sort order would read to fill a page
+// (page size x people / expected matches, taking the filters as
+// independent). The smallest side-table set drives the query if it is
+// smaller than that walk; otherwise it walks. Queries without tag or text
+// filters return nil: the planner chooses among the users indexes, whose
+// statistics it knows.
+func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) (*driver, error) {
+	tags := search.FoldedValues(q.Tags)
+	terms := search.Terms(q.Text)
+	if len(tags) == 0 && len(terms) == 0 {
+		return nil, nil
 	}
-	q, err := q.Normalize()
-	if err != nil {
-		return store.Page{}, err
+	active := []bool{true, false}
+	switch q.Status {
+	case search.StatusActive:
+		active = []bool{true}
+	case search.StatusInactive:
+		active = []bool{false}
 	}
-	pos, hasCursor, err := search.DecodeCursor(orgID, q)
-	if err != nil {
-		return store.Page{}, err
+	b := &pgx.Batch{}
+	// People of the status, and those each filter field's values hold
+	// (an upper bound: one person may hold two values).
+	b.Queue(s.sql(`SELECT coalesce(sum(n) FILTER (WHERE facet = 'all'), 0),
+		coalesce(sum(n) FILTER (WHERE facet = 'department' AND f_value = ANY($3)), 0),
+		coalesce(sum(n) FILTER (WHERE facet = 'division' AND f_value = ANY($4)), 0),
+		coalesce(sum(n) FILTER (WHERE facet = 'office' AND f_value = ANY($5)), 0),
+		coalesce(sum(n) FILTER (WHERE facet = 'tag' AND f_value = ANY($6)), 0)
+		FROM {S}.facet_counts WHERE org_id = $1 AND active = ANY($2)
+		AND (facet = 'all' OR f_value = ANY($3) OR f_value = ANY($4) OR f_value = ANY($5) OR f_value = ANY($6))`),
+		orgID, active, search.FoldedValues(q.Departments), search.FoldedValues(q.Divisions), search.FoldedValues(q.Offices), tags)
+	var simple []int
+	for i, t := range terms {
+		if parts := search.TermParts(t); len(parts) == 1 && parts[0] == t {
+			simple = append(simple, i)
+			w := &whereBuilder{args: []any{orgID, driveLimit}}
+			b.Queue(s.sql(`SELECT count(*) FROM (SELECT 1 FROM {S}.user_words x WHERE x.org_id = $1 AND `+w.wordRange(t)+` LIMIT $2) x`),
+				w.args...)
+		}
 	}
-	w := buildWhere(orgID, q)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	var total, dept, div, office, tagN float64
+	if err := br.QueryRow().Scan(&total, &dept, &div, &office, &tagN); err != nil {
+		return nil, fmt.Errorf("pgstore: search: size the filters: %w", interpretError(err))
+	}
+	termN := make([]float64, len(simple))
+	for k := range simple {
+		if err := br.QueryRow().Scan(&termN[k]); err != nil {
+			return nil, fmt.Errorf("pgstore: search: size a text term: %w", interpretError(err))
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("pgstore: search: %w", interpretError(err))
+	}
+	if total == 0 {
+		return nil, nil
+	}
+	// Expected matches, as if the filters were independent.
+	matches := total
+	sel := func(n float64) {
+		matches *= min(n, total) / total
+	}
+	if len(search.FoldedValues(q.Departments)) > 0 {
+		sel(dept)
+	}
+	if len(search.FoldedValues(q.Divisions)) > 0 {
+		sel(div)
+	}
+	if len(search.FoldedValues(q.Offices)) > 0 {
+		sel(office)
+	}
+	best, d := math.Inf(1), &driver{term: -1}
+	if len(tags) > 0 {
+		sel(tagN)
+		best, d.tags = tagN, true
+	}
+	for k, i := range simple {
+		// A full count means at least driveLimit rows.
+		sel(termN[k])
+		if termN[k] < best {
+			best, d.tags, d.term = termN[k], false, i
+		}
+	}
+	walk := float64(q.Limit+1) * total / max(matches, 1)
+	if best >= walk {
+		return &driver{term: -1}, nil
+	}
+	return d, nil
+}
+
+// searchSQL renders the page query of q (normalized) read by d, after pos
+// if hasCursor.
+func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Position, hasCursor bool) (string, []any) {
+	w := buildWhereMode(orgID, q, d)
 	key := sortColumn(q.Sort)
 	if hasCursor {
 		if q.Sort == search.SortID {
@@ -174,8 +305,28 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 		order = "u.id"
 	}
 	limit := w.arg(q.Limit + 1)
-	sql := s.sql(`SELECT ` + userSelect + ` FROM {S}.users u WHERE ` + w.sql(skipNone) + ` ORDER BY ` + order + ` LIMIT ` + limit)
-	users, err := s.queryUsers(ctx, sql, w.args...)
+	return s.sql(`SELECT ` + userSelect + ` FROM {S}.users u WHERE ` + w.sql(skipNone) + ` ORDER BY ` + order + ` LIMIT ` + limit), w.args
+}
+
+// Search returns one page of q.
+func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store.Page, error) {
+	if err := store.ValidateOrgID(orgID); err != nil {
+		return store.Page{}, err
+	}
+	q, err := q.Normalize()
+	if err != nil {
+		return store.Page{}, err
+	}
+	pos, hasCursor, err := search.DecodeCursor(orgID, q)
+	if err != nil {
+		return store.Page{}, err
+	}
+	d, err := s.chooseDriver(ctx, orgID, q)
+	if err != nil {
+		return store.Page{}, err
+	}
+	sql, args := s.searchSQL(orgID, q, d, pos, hasCursor)
+	users, err := s.queryUsers(ctx, sql, args...)
 	if err != nil {
 		return store.Page{}, err
 	}

@@ -34,12 +34,24 @@ CREATE TABLE users (
     f_office            text COLLATE "C" NOT NULL,
     k_last              text COLLATE "C" NOT NULL,
     k_first             text COLLATE "C" NOT NULL,
+    -- The folded tags (tag_fields[i] holds tag_values[i], one entry per
+    -- user_tags row) and the folded words (search.Words) again, in the row:
+    -- a walk of a sort index checks tag and text filters without a probe per
+    -- row, and filtered facets count tags over the matching rows alone.
+    tag_fields          text[] COLLATE "C",
+    tag_values          text[] COLLATE "C",
+    words               text[] COLLATE "C",
     PRIMARY KEY (org_id, id),
     UNIQUE (org_id, source_id, external_id)
 );
--- The default sort (last name) walks this index; other sorts and filters
--- read the org's rows through it or the primary key.
+-- The default sort (last name) walks this index; other sorts read the
+-- org's rows through it or the primary key.
 CREATE INDEX users_org_k_last ON users (org_id, k_last, id);
+-- A department, division or office filter is one ordered range of its
+-- index in the default sort, and the rows a filtered facet counts.
+CREATE INDEX users_org_department ON users (org_id, f_department, k_last, id);
+CREATE INDEX users_org_division ON users (org_id, f_division, k_last, id);
+CREATE INDEX users_org_office ON users (org_id, f_office, k_last, id);
 -- Identity matching looks among inactive users only: partial indexes cost
 -- nothing on the write path of active people.
 CREATE INDEX users_inactive_idp ON users (org_id, idp_id) WHERE NOT active AND idp_id <> '';
