@@ -478,39 +478,6 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 	if err != nil {
 		return store.Facets{}, fmt.Errorf("pgstore: facets counts: %w", interpretError(err))
 	}
-	b := &pgx.Batch{}
-	type into struct {
-		name string
-		scan func(rows pgx.Rows) error
-	}
-	var intos []into
-	for _, c := range []struct {
-		skip       int
-		facet, col string
-		out        map[string]int
-	}{
-		{skipDepartment, facetDepartment, "u.f_department", f.Department},
-		{skipDivision, facetDivision, "u.f_division", f.Division},
-		{skipOffice, facetOffice, "u.f_office", f.Office},
-	} {
-		if !restricted(q, c.skip) {
-			for fv, n := range counts.n[c.facet] {
-				counts.add(c.out, c.facet, fv, n)
-			}
-			continue
-		}
-		w := buildWhere(orgID, without(q, c.skip))
-		b.Queue(s.sql(`SELECT `+c.col+`, count(*) FROM {S}.users u WHERE `+w.sql(skipNone)+` AND `+c.col+` <> '' GROUP BY 1`), w.args...)
-		intos = append(intos, into{c.facet, func(rows pgx.Rows) error {
-			var fv string
-			var n int
-			if err := rows.Scan(&fv, &n); err != nil {
-				return err
-			}
-			counts.add(c.out, c.facet, fv, n)
-			return nil
-		}})
-	}
 	fieldOut := func(field string) map[string]int {
 		m := f.TagFields[field]
 		if m == nil {
@@ -519,65 +486,125 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		}
 		return m
 	}
-	if !restricted(q, skipTag) {
-		for facet, m := range counts.n {
-			switch {
-			case facet == facetTag:
-				for fv, n := range m {
-					counts.add(f.Tag, facetTag, fv, n)
-				}
-			case strings.HasPrefix(facet, facetFieldPrefix):
-				for fv, n := range m {
-					if n > 0 {
-						counts.add(fieldOut(strings.TrimPrefix(facet, facetFieldPrefix)), facet, fv, n)
+	outs := map[string]map[string]int{facetDepartment: f.Department, facetDivision: f.Division, facetOffice: f.Office, facetTag: f.Tag}
+	// Facets whose own filter is empty all count the people the whole
+	// query matches: they share one pass over those people. A facet with
+	// its own filter counts the people matching the rest of the query.
+	b := &pgx.Batch{}
+	var shared []string
+	for _, c := range []struct {
+		skip  int
+		facet string
+		own   []string
+	}{
+		{skipDepartment, facetDepartment, q.Departments},
+		{skipDivision, facetDivision, q.Divisions},
+		{skipOffice, facetOffice, q.Offices},
+		{skipTag, facetTag, q.Tags},
+	} {
+		switch {
+		case !restricted(q, c.skip):
+			for facet, m := range counts.n {
+				if facet == c.facet || (c.facet == facetTag && strings.HasPrefix(facet, facetFieldPrefix)) {
+					out := outs[facet]
+					if out == nil {
+						out = fieldOut(strings.TrimPrefix(facet, facetFieldPrefix))
+					}
+					for fv, n := range m {
+						counts.add(out, facet, fv, n)
 					}
 				}
 			}
+		case len(search.FoldedValues(c.own)) == 0:
+			shared = append(shared, c.facet)
+		default:
+			w := buildWhere(orgID, without(q, c.skip))
+			b.Queue(s.sql(facetQuery(w, []string{c.facet})), w.args...)
 		}
-	} else {
-		// The tag facets ignore the tag filter; a builder of their own
-		// keeps every parameter referenced.
-		w := buildWhere(orgID, without(q, skipTag))
-		matched := `JOIN (SELECT u.id FROM {S}.users u WHERE ` + w.sql(skipNone) + `) m ON m.id = t.user_id`
-		b.Queue(s.sql(`SELECT t.field, t.f_value, count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {S}.user_tags t2
-			WHERE t2.org_id = t.org_id AND t2.f_value = t.f_value AND t2.user_id = t.user_id AND t2.field < t.field))
-			FROM {S}.user_tags t `+matched+` WHERE t.org_id = $1 GROUP BY t.field, t.f_value`), w.args...)
-		intos = append(intos, into{"tag", func(rows pgx.Rows) error {
-			var field, fv string
-			var n, first int
-			if err := rows.Scan(&field, &fv, &n, &first); err != nil {
-				return err
-			}
-			counts.add(fieldOut(field), facetFieldPrefix+field, fv, n)
-			// A person holding a value in two tag fields counts once in
-			// "tag": under the least of those fields.
-			counts.add(f.Tag, facetTag, fv, first)
-			return nil
-		}})
+	}
+	if len(shared) > 0 {
+		w := buildWhere(orgID, q)
+		b.Queue(s.sql(facetQuery(w, shared)), w.args...)
 	}
 	if b.Len() == 0 {
 		return f, nil
 	}
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
-	for _, in := range intos {
+	for range b.Len() {
 		rows, err := br.Query()
 		if err != nil {
-			return store.Facets{}, fmt.Errorf("pgstore: facets %s: %w", in.name, interpretError(err))
+			return store.Facets{}, fmt.Errorf("pgstore: facets: %w", interpretError(err))
 		}
 		for rows.Next() {
-			if err := in.scan(rows); err != nil {
+			var facet, fv string
+			var n, first int
+			if err := rows.Scan(&facet, &fv, &n, &first); err != nil {
 				rows.Close()
-				return store.Facets{}, fmt.Errorf("pgstore: facets %s: %w", in.name, interpretError(err))
+				return store.Facets{}, fmt.Errorf("pgstore: facets: %w", interpretError(err))
 			}
+			out := outs[facet]
+			if out == nil {
+				out = fieldOut(strings.TrimPrefix(facet, facetFieldPrefix))
+				counts.add(f.Tag, facetTag, fv, first)
+			}
+			counts.add(out, facet, fv, n)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return store.Facets{}, fmt.Errorf("pgstore: facets %s: %w", in.name, interpretError(err))
+			return store.Facets{}, fmt.Errorf("pgstore: facets: %w", interpretError(err))
 		}
 	}
 	if err := br.Close(); err != nil {
 		return store.Facets{}, fmt.Errorf("pgstore: facets: %w", interpretError(err))
 	}
 	return f, nil
+}
+
+// facetQuery counts, among the people w matches, the values of the given
+// facets (department, division, office, tag; tag includes the tag fields),
+// as rows (facet_counts facet, folded value, people, first): for a tag
+// field, first counts the people for whom it is the first field holding the
+// value, so the tag facet (a person once) is the sum of first over the
+// fields. Department, division and office share one GROUPING SETS pass;
+// with tags too, both passes read one materialized copy of the matching
+// rows.
+func facetQuery(w *whereBuilder, facets []string) string {
+	src, cond := "{S}.users u", w.sql(skipNone)
+	var cols []string
+	tags := false
+	for _, f := range facets {
+		if f == facetTag {
+			tags = true
+		} else {
+			cols = append(cols, "u.f_"+f)
+		}
+	}
+	with := ""
+	if tags && len(cols) > 0 {
+		with = "WITH m AS MATERIALIZED (SELECT " + strings.Join(cols, ", ") + ", u.tag_fields, u.tag_values FROM " +
+			src + " WHERE " + cond + ") "
+		src, cond = "m u", "true"
+	}
+	var parts []string
+	switch len(cols) {
+	case 0:
+	case 1:
+		parts = append(parts, `SELECT '`+strings.TrimPrefix(cols[0], "u.f_")+`', `+cols[0]+`, count(*), 0 FROM `+src+
+			` WHERE `+cond+` GROUP BY `+cols[0])
+	default:
+		facet, value := "CASE", "CASE"
+		for _, c := range cols {
+			facet += " WHEN GROUPING(" + c + ") = 0 THEN '" + strings.TrimPrefix(c, "u.f_") + "'"
+			value += " WHEN GROUPING(" + c + ") = 0 THEN " + c
+		}
+		parts = append(parts, `SELECT `+facet+` END, `+value+` END, count(*), 0 FROM `+src+` WHERE `+cond+
+			` GROUP BY GROUPING SETS ((`+strings.Join(cols, "), (")+`))`)
+	}
+	if tags {
+		parts = append(parts, `SELECT 'field:' || x.f, x.v, count(*), count(*) FILTER (WHERE x.i = array_position(u.tag_values, x.v))
+			FROM `+src+` CROSS JOIN LATERAL unnest(u.tag_fields, u.tag_values) WITH ORDINALITY x(f, v, i)
+			WHERE `+cond+` GROUP BY x.f, x.v`)
+	}
+	return with + strings.Join(parts, " UNION ALL ")
 }
