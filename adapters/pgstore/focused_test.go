@@ -365,3 +365,75 @@ func TestFacetCounts(t *testing.T) {
 		}
 	})
 }
+
+// walkIDs reads every page of q (normalized) with the driver d and returns
+// the IDs in order.
+func walkIDs(t *testing.T, s *Store, org string, q search.Query, d *driver) []string {
+	t.Helper()
+	var ids []string
+	var pos search.Position
+	for page := 0; ; page++ {
+		sql, args := s.searchSQL(org, q, d, pos, page > 0)
+		users, err := s.queryUsers(context.Background(), sql, args...)
+		if err != nil {
+			t.Fatalf("%+v with driver %+v: %v", q, d, err)
+		}
+		if len(users) <= q.Limit {
+			for _, u := range users {
+				ids = append(ids, u.ID)
+			}
+			return ids
+		}
+		users = users[:q.Limit]
+		for _, u := range users {
+			ids = append(ids, u.ID)
+		}
+		last := users[len(users)-1]
+		pos = search.Position{Key: search.SortKey(q.Sort, last.FirstName, last.LastName, last.Email), ID: last.ID}
+	}
+}
+
+func TestSearchDrivers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)
+	users := synth.Users(21, "acme", "src", 400)
+	if _, err := s.Apply(ctx, createReq("acme", users)); err != nil {
+		t.Fatal(err)
+	}
+	tag := func(i int) string { return users[i].Tags[0].Value }
+	first := func(i, n int) string { return string([]rune(search.Words(users[i].FirstName, "", "")[0])[:n]) }
+	queries := []search.Query{
+		{Tags: []string{tag(0)}, Limit: 7},
+		{Tags: []string{tag(1), tag(2)}, Status: search.StatusAll, Sort: search.SortFirstName, Limit: 5},
+		{Text: first(3, 1), Limit: 9},
+		{Text: first(4, 2) + " " + users[4].Email[:1], Sort: search.SortEmail, Limit: 4},
+		{Tags: []string{tag(6)}, Text: first(6, 2), Status: search.StatusInactive, Limit: 3},
+		{Tags: []string{tag(7)}, Text: first(7, 1) + " " + users[7].Email[:3], Departments: []string{users[7].Department}, Sort: search.SortID, Limit: 2},
+		{Text: "o'c " + first(8, 1), Limit: 6},
+	}
+	for _, q := range queries {
+		q, err := q.Normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := walkIDs(t, s, "acme", q, nil)
+		if len(want) == 0 && q.Status != search.StatusInactive {
+			t.Fatalf("%+v matches nobody: the test data does not exercise it", q)
+		}
+		drivers := []*driver{{term: -1}}
+		if len(q.Tags) > 0 {
+			drivers = append(drivers, &driver{tags: true, term: -1})
+		}
+		for i, term := range search.Terms(q.Text) {
+			if parts := search.TermParts(term); len(parts) == 1 && parts[0] == term {
+				drivers = append(drivers, &driver{term: i})
+			}
+		}
+		for _, d := range drivers {
+			if diff := cmp.Diff(want, walkIDs(t, s, "acme", q, d)); diff != "" {
+				t.Errorf("%+v read with driver %+v differs from the semi-join plan (-want +got):\n%s", q, d, diff)
+			}
+		}
+	}
+}

@@ -33,10 +33,21 @@
 //     never skips an entry, and the counter row is locked only briefly.
 //   - Search and facets are SQL over folded copies made in Go by search.Fold
 //     and compared bytewise (COLLATE "C"): folded department, division,
-//     office and sort keys on the users table; tags and name/email words in
-//     side tables keyed (org, value, user); a text term is a range scan
+//     office and sort keys on the users table, each of the three filters
+//     with an (org, value, last-name key, id) index; tags and name/email
+//     words in side tables keyed (org, value, user), and again as arrays in
+//     the users row (tag_fields, tag_values, words). A text term is a range
 //     word >= prefix AND word < successor(prefix). Pages are keyset
 //     pagination on (sort key, ID).
+//   - Apply keeps facet_counts: people per (facet, folded value, spelling,
+//     status). Whole-org facets and every facet label read those rows; a
+//     filtered facet counts the matching people's columns and tag arrays
+//     (one GROUPING SETS pass and one unnest pass). Search sizes a tag
+//     filter from facet_counts and each simple text term by counting up to
+//     1000 of its user_words rows, then either walks the sort index,
+//     checking tags and words on each row, or, when the smallest of those
+//     sets is smaller than the rows the walk is expected to read, looks up
+//     that set's IDs by primary key and sorts them.
 //
 // # Caveats
 //
@@ -49,14 +60,13 @@
 //     fn may call the store again only if the pool has a spare connection.
 //   - LoadUsers by idp ID or email without OnlyInactive reads all of the
 //     org's rows (only inactive users are indexed for identity matching).
-//   - Department, division and office filters have no index of their own:
-//     they filter the org's rows while the sort index is walked, and facets
-//     read all of the org's rows (one GROUPING SETS pass for department,
-//     division and office; two passes over the tag rows). That keeps the
-//     write path lean, but facets are slow: whole-org facets at 10k people
-//     per org measured about 170 ms p50 and 480 ms p99 here (on a loaded
-//     2-core machine), far from the 5 ms target; at a million in one org,
-//     rare filter values are slow too.
+//   - Search costs one extra round trip (sizing the filters) when it has a
+//     tag or text filter. At a million people in one org, a tag or text
+//     filter between about 0.1% and a few percent of the org is slow
+//     either way (thousands of primary-key lookups, or a long walk): the
+//     side tables do not carry the sort key, so such a page is not one
+//     ordered index range. Facets filtered to a large share of a big org
+//     read those rows' heap tuples.
 //   - RedactSubject and PruneChanges scan the org's journal; they are meant
 //     for occasional maintenance, not for a hot path.
 //   - Open turns PostgreSQL's JIT compilation off for its connections (it
