@@ -13,7 +13,7 @@ import (
 )
 
 // Queries whose tag and text conditions each match many people walk the
-// sort index (commonMatches); every page of such a keyset walk, in every
+// sort index (choosePlan); every page of such a keyset walk, in every
 // sort order, must equal the reference evaluator's.
 func TestCommonConditionsWalkTheSortIndexInOrder(t *testing.T) {
 	t.Parallel()
@@ -25,32 +25,36 @@ func TestCommonConditionsWalkTheSortIndexInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := &storetest.Reference{OrgID: org, Users: users}
-	for name, q := range map[string]search.Query{
-		"CommonTag":          {Tags: []string{"Full-Time"}, Limit: 3},
-		"CommonPrefix":       {Text: "m", Limit: 1},
-		"CommonTagAndPrefix": {Tags: []string{"full-time"}, Text: "e", Limit: 2, Status: search.StatusAll},
-		"RareTag":            {Tags: []string{"contractor"}, Limit: 3},
+	for name, c := range map[string]struct {
+		q    search.Query
+		plan plan
+	}{
+		"CommonTag":           {search.Query{Tags: []string{"Full-Time"}, Limit: 3}, plan{sortIndex: true, tagProbe: true}},
+		"CommonPrefix":        {search.Query{Text: "m", Limit: 1}, plan{sortIndex: true}},
+		"CommonTagAndPrefix":  {search.Query{Tags: []string{"full-time"}, Text: "e", Limit: 2, Status: search.StatusAll}, plan{sortIndex: true, tagProbe: true}},
+		"CommonTagRarePrefix": {search.Query{Tags: []string{"full-time"}, Text: "ki", Limit: 3}, plan{tagProbe: true}},
+		"CommonTagDepartment": {search.Query{Tags: []string{"full-time"}, Departments: []string{"engineering"}, Limit: 3}, plan{tagProbe: true}},
+		"RareTag":             {search.Query{Tags: []string{"contractor"}, Limit: 3}, plan{}},
 	} {
 		for _, sort := range []search.Sort{search.SortLastName, search.SortFirstName, search.SortEmail, search.SortID} {
 			t.Run(name+"/"+string(sort), func(t *testing.T) {
 				t.Parallel()
-				q := q
+				q := c.q
 				q.Sort = sort
 				nq, err := q.Normalize()
 				if err != nil {
 					t.Fatal(err)
 				}
-				if name != "RareTag" {
-					tx, err := s.r.BeginTx(ctx, nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					common, err := s.commonMatches(ctx, tx, org, nq)
-					tx.Rollback()
-					if err != nil || !common {
-						t.Fatalf("commonMatches(%+v) = %v, %v; want true: the test would not walk the sort index", q, common, err)
-					}
+				tx, err := s.r.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
 				}
+				p, err := s.choosePlan(ctx, tx, org, nq)
+				tx.Rollback()
+				if err != nil || p != c.plan {
+					t.Fatalf("choosePlan(%+v) = %+v, %v; want %+v: the test would not cover that plan", q, p, err, c.plan)
+				}
+				seen := 0
 				for pages := 0; ; pages++ {
 					want, err := ref.Search(q)
 					if err != nil {
@@ -63,10 +67,14 @@ func TestCommonConditionsWalkTheSortIndexInOrder(t *testing.T) {
 					if diff := cmp.Diff(pageIDs(want), pageIDs(got)); diff != "" {
 						t.Fatalf("page %d of %+v mismatch (-reference +store):\n%s", pages, q, diff)
 					}
+					seen += len(got.Users)
 					if got.NextCursor == "" {
 						break
 					}
 					q.Cursor = got.NextCursor
+				}
+				if seen == 0 {
+					t.Errorf("%+v matched nobody; the walk compared empty pages", c.q)
 				}
 			})
 		}

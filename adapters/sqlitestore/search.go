@@ -78,6 +78,14 @@ func (w *where) wordCond(org, p string) string {
 // filter builds the condition of q (normalised) over dirsync_users u,
 // leaving out the filter that skip names.
 func filter(org string, q search.Query, skip facet) *where {
+	return filterWith(org, q, skip, false)
+}
+
+// filterWith is filter; with tagProbe, the tag condition reads each
+// candidate's f_tags column instead of the tag side table, for when the
+// tags match many people and the query is driven by something else (the
+// side-table form builds a list of every person holding the tags first).
+func filterWith(org string, q search.Query, skip facet, tagProbe bool) *where {
 	w := &where{}
 	w.add("u.org = ?", org)
 	switch q.Status {
@@ -95,7 +103,9 @@ func filter(org string, q search.Query, skip facet) *where {
 	if skip != facetOffice {
 		w.in("u.f_office", search.FoldedValues(q.Offices))
 	}
-	if tags := search.FoldedValues(q.Tags); skip != facetTag && len(tags) > 0 {
+	if tags := search.FoldedValues(q.Tags); skip != facetTag && len(tags) > 0 && tagProbe {
+		w.add("EXISTS (SELECT 1 FROM json_each(u.f_tags) j WHERE j.value ->> 1 IN ("+placeholders(len(tags))+"))", anys(tags)...)
+	} else if skip != facetTag && len(tags) > 0 {
 		w.add("u.uid IN (SELECT ut.uid FROM dirsync_user_tags ut WHERE ut.org = ? AND ut.folded IN ("+placeholders(len(tags))+"))",
 			append([]any{org}, anys(tags)...)...)
 	}
@@ -150,36 +160,51 @@ func sortIndex(s search.Sort) string {
 	}
 }
 
-// commonFactor sets when a side-table condition counts as common: when it
-// matches at least commonFactor times a page (limit + 1) of rows.
+// commonFactor sets when a condition counts as common: when it matches at
+// least commonFactor times a page (limit + 1) of rows.
 const commonFactor = 20
 
-// commonMatches reports whether q filters only by tags and text (and
-// status) and every one of those conditions matches many people: at least
-// commonFactor pages' worth. SQLite's own plan drives such a query from the
-// side tables (every match is looked up and sorted), which costs in
-// proportion to the matches; walking the sort index instead, probing each
-// person against the conditions, fills a page after about
-// org size / commonFactor index entries at worst. Tags are counted from
+// plan is how Search reads a query's matches.
+type plan struct {
+	// sortIndex walks the sort order's index, probing the conditions.
+	sortIndex bool
+	// tagProbe checks tags on each candidate row (filterWith).
+	tagProbe bool
+}
+
+// choosePlan picks the plan of q from the number of people its tag and
+// text conditions match. SQLite's own plan drives a query from the side
+// tables (every match is looked up and sorted), which costs in proportion
+// to the matches. When q filters only by tags and text (and status) and
+// every condition is common (at least commonFactor pages' worth), walking
+// the sort index fills a page after about org size / commonFactor index
+// entries at worst. A common tag condition is checked on each candidate's
+// row rather than by listing every holder first. Tags are counted from
 // dirsync_facet_counts, text terms by a count of word entries bounded by
 // the threshold.
-func (s *Store) commonMatches(ctx context.Context, tx *sql.Tx, org string, q search.Query) (bool, error) {
+func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search.Query) (plan, error) {
+	var p plan
 	tags, terms := search.FoldedValues(q.Tags), search.Terms(q.Text)
-	if len(tags) == 0 && len(terms) == 0 || len(search.FoldedValues(q.Departments)) > 0 ||
-		len(search.FoldedValues(q.Divisions)) > 0 || len(search.FoldedValues(q.Offices)) > 0 ||
-		len(search.FoldedValues(q.Groups)) > 0 {
-		return false, nil
+	if len(tags) == 0 && len(terms) == 0 {
+		return p, nil
 	}
 	threshold := commonFactor * (q.Limit + 1)
+	common := len(search.FoldedValues(q.Departments)) == 0 && len(search.FoldedValues(q.Divisions)) == 0 &&
+		len(search.FoldedValues(q.Offices)) == 0 && len(search.FoldedValues(q.Groups)) == 0
 	if len(tags) > 0 {
 		var n int
 		err := s.queryRow(ctx, tx, `SELECT coalesce(sum(n), 0) FROM dirsync_facet_counts
 			WHERE org = ? AND facet = 'tag' AND folded IN (SELECT value FROM json_each(?))`, []any{org, jsonStrings(tags)}, &n)
-		if err != nil || n < threshold {
-			return false, err
+		if err != nil {
+			return p, err
 		}
+		p.tagProbe = n >= threshold
+		common = common && p.tagProbe
 	}
 	for _, term := range terms {
+		if !common {
+			break
+		}
 		q := `SELECT count(*) FROM (SELECT 1 FROM dirsync_user_words WHERE org = ? AND word >= ? LIMIT ?)`
 		args := []any{org, term, threshold}
 		if upper, ok := prefixUpper(term); ok {
@@ -187,11 +212,13 @@ func (s *Store) commonMatches(ctx context.Context, tx *sql.Tx, org string, q sea
 			args = []any{org, term, upper, threshold}
 		}
 		var n int
-		if err := s.queryRow(ctx, tx, q, args, &n); err != nil || n < threshold {
-			return false, err
+		if err := s.queryRow(ctx, tx, q, args, &n); err != nil {
+			return p, err
 		}
+		common = n >= threshold
 	}
-	return true, nil
+	p.sortIndex = common
+	return p, nil
 }
 
 // queryRow runs a one-row read query inside tx through a cached statement.
@@ -226,7 +253,16 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	if err != nil {
 		return store.Page{}, err
 	}
-	w := filter(orgID, q, noFacet)
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return store.Page{}, readErr("search", err)
+	}
+	defer tx.Rollback()
+	p, err := s.choosePlan(ctx, tx, orgID, q)
+	if err != nil {
+		return store.Page{}, readErr("search", err)
+	}
+	w := filterWith(orgID, q, noFacet, p.tagProbe)
 	col := sortCol(q.Sort)
 	order := "u.id"
 	if col != "" {
@@ -239,16 +275,8 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 			w.add("("+col+", u.id) > (?, ?)", pos.Key, pos.ID)
 		}
 	}
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return store.Page{}, readErr("search", err)
-	}
-	defer tx.Rollback()
-
 	from := "dirsync_users u"
-	if common, err := s.commonMatches(ctx, tx, orgID, q); err != nil {
-		return store.Page{}, readErr("search", err)
-	} else if common {
+	if p.sortIndex {
 		from += " INDEXED BY " + sortIndex(q.Sort)
 	}
 	args := append(w.args, q.Limit+1)
