@@ -35,6 +35,10 @@ func TestCommonConditionsWalkTheSortIndexInOrder(t *testing.T) {
 		"CommonTagRarePrefix": {search.Query{Tags: []string{"full-time"}, Text: "ki", Limit: 3}, plan{tagProbe: true}},
 		"CommonTagDepartment": {search.Query{Tags: []string{"full-time"}, Departments: []string{"engineering"}, Limit: 3}, plan{tagProbe: true}},
 		"RareTag":             {search.Query{Tags: []string{"contractor"}, Limit: 3}, plan{}},
+		"CommonDepartmentRareOffice": {search.Query{Departments: []string{"Engineering"}, Offices: []string{"lisboa", "Nairobi"}, Limit: 2},
+			plan{index: "dirsync_users_office"}},
+		"RareDivisionCommonOffice": {search.Query{Divisions: []string{"corporate"}, Offices: []string{"new york"}, Limit: 2},
+			plan{index: "dirsync_users_division"}},
 	} {
 		for _, sort := range []search.Sort{search.SortLastName, search.SortFirstName, search.SortEmail, search.SortID} {
 			t.Run(name+"/"+string(sort), func(t *testing.T) {

@@ -170,6 +170,9 @@ type plan struct {
 	sortIndex bool
 	// tagProbe checks tags on each candidate row (filterWith).
 	tagProbe bool
+	// index, when set, is the field filter index the query must read: the
+	// one whose values match the fewest people.
+	index string
 }
 
 // choosePlan picks the plan of q from the number of people its tag and
@@ -184,6 +187,9 @@ type plan struct {
 // the threshold.
 func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search.Query) (plan, error) {
 	var p plan
+	if err := s.chooseFieldIndex(ctx, tx, org, q, &p); err != nil {
+		return p, err
+	}
 	tags, terms := search.FoldedValues(q.Tags), search.Terms(q.Text)
 	if len(tags) == 0 && len(terms) == 0 {
 		return p, nil
@@ -219,6 +225,44 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 	}
 	p.sortIndex = common
 	return p, nil
+}
+
+// chooseFieldIndex sets p.index when q filters by more than one of
+// department, division and office: SQLite, not knowing how many people each
+// value holds, may walk a common department's index and look up every row
+// to check a rare office. The stored facet counts say which filter matches
+// the fewest people; its index drives the query.
+func (s *Store) chooseFieldIndex(ctx context.Context, tx *sql.Tx, org string, q search.Query, p *plan) error {
+	type field struct {
+		facet, index string
+		values       []string
+	}
+	var fields []field
+	for _, f := range []field{
+		{"department", "dirsync_users_department", search.FoldedValues(q.Departments)},
+		{"division", "dirsync_users_division", search.FoldedValues(q.Divisions)},
+		{"office", "dirsync_users_office", search.FoldedValues(q.Offices)},
+	} {
+		if len(f.values) > 0 {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) < 2 {
+		return nil
+	}
+	best := -1
+	for _, f := range fields {
+		var n int
+		err := s.queryRow(ctx, tx, `SELECT coalesce(sum(n), 0) FROM dirsync_facet_counts
+			WHERE org = ? AND facet = ? AND folded IN (SELECT value FROM json_each(?))`, []any{org, f.facet, jsonStrings(f.values)}, &n)
+		if err != nil {
+			return err
+		}
+		if best < 0 || n < best {
+			best, p.index = n, f.index
+		}
+	}
+	return nil
 }
 
 // queryRow runs a one-row read query inside tx through a cached statement.
@@ -276,8 +320,11 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 		}
 	}
 	from := "dirsync_users u"
-	if p.sortIndex {
+	switch {
+	case p.sortIndex:
 		from += " INDEXED BY " + sortIndex(q.Sort)
+	case p.index != "":
+		from += " INDEXED BY " + p.index
 	}
 	args := append(w.args, q.Limit+1)
 	rows, err := s.query(ctx, tx, "SELECT u.uid FROM "+from+" WHERE "+w.sql()+" ORDER BY "+order+" LIMIT ?", args...)
