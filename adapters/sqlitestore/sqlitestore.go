@@ -56,10 +56,14 @@
 // side tables of folded tag values and of name and email words (search.Words)
 // compared bytewise. Text terms become index range scans over the word table
 // (word >= prefix AND word < the prefix's byte successor). Pages are keyset
-// ranges over (sort key, ID) indexes. A query filtered only by tags and
-// text whose every condition matches many people (counted first: at least
-// 20 pages' worth) walks the sort order's index and probes the conditions;
-// otherwise SQLite drives it from the side tables and sorts the matches.
+// ranges over (sort key, ID) indexes. Search picks the plan from stored
+// counts before SQLite plans the statement: a query filtered only by tags
+// and text whose every condition matches many people (at least 20 pages'
+// worth) walks the sort order's index and probes the conditions; a common
+// tag is checked on each candidate row rather than listed first; with two
+// or more department, division and office filters, the one matching the
+// fewest people drives. Otherwise SQLite drives the query from the side
+// tables and sorts the matches.
 // Apply keeps per-org counts of each facet value and spelling, so facets over
 // a whole org (or a facet whose only filter is its own) read a few hundred
 // rows; other facets read four narrow columns of each matching person once
