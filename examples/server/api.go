@@ -121,9 +121,8 @@ func (a *api) listOrgs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) searchUsers(w http.ResponseWriter, r *http.Request, o *app.Org) {
-	q, err := search.ParseValues(r.URL.Query())
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+	q, ok := parseQuery(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
@@ -156,9 +155,8 @@ func (a *api) getUser(w http.ResponseWriter, r *http.Request, o *app.Org) {
 }
 
 func (a *api) facets(w http.ResponseWriter, r *http.Request, o *app.Org) {
-	q, err := search.ParseValues(r.URL.Query())
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+	q, ok := parseQuery(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
@@ -445,6 +443,17 @@ func (a *api) storeError(w http.ResponseWriter, r *http.Request, err error) {
 func (a *api) internal(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "internal", "internal error")
+}
+
+// parseQuery reads a search query from the URL, answering 400 naming the
+// bad parameter when it does not parse.
+func parseQuery(w http.ResponseWriter, r *http.Request) (search.Query, bool) {
+	q, err := search.ParseValues(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return search.Query{}, false
+	}
+	return q, true
 }
 
 func intParam(w http.ResponseWriter, r *http.Request, name string, def, lo, hi int) (int, bool) {
