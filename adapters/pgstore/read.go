@@ -121,18 +121,32 @@ func (s *Store) LoadUsers(ctx context.Context, req store.LoadUsersRequest) ([]st
 	if len(ext) == 0 && len(idpClean) == 0 && len(emails) == 0 {
 		return nil, nil
 	}
-	inactive := ""
-	if req.OnlyInactive {
-		inactive = " AND NOT u.active"
-	}
-	q := s.sql(`SELECT ` + userSelect + ` FROM {S}.users u WHERE u.org_id = $1 AND (
-		(u.source_id = $2 AND u.external_id = ANY($3))
-		OR (u.idp_id = ANY($4) AND u.idp_id <> ''` + inactive + `)
-		OR (u.f_email = ANY($5) AND u.f_email <> ''` + inactive + `))
-		ORDER BY u.id`)
 	if !storable(req.SourceID) {
 		ext = nil
 	}
+	// Three index look-ups joined from the arrays, never one scan of the
+	// org with an OR of three ANY filters: the planner's estimate of a
+	// table growing under a cold sync is stale, and a scan of the org per
+	// batch made a cold sync quadratic. With OnlyInactive the identity
+	// look-ups use the partial indexes of inactive users.
+	inactive := ""
+	if req.OnlyInactive {
+		inactive = " AND NOT m.active"
+	}
+	// LATERAL … OFFSET 0 (which the planner does not flatten into a join)
+	// makes each look-up an index probe per array element, whatever the
+	// estimates say.
+	q := s.sql(`WITH hit AS (
+		SELECT m.id FROM unnest($3::text[]) x(v), LATERAL (SELECT m.id FROM {S}.users m
+			WHERE m.org_id = $1 AND m.source_id = $2 AND m.external_id = x.v OFFSET 0) m
+		UNION
+		SELECT m.id FROM unnest($4::text[]) x(v), LATERAL (SELECT m.id FROM {S}.users m
+			WHERE m.org_id = $1 AND m.idp_id = x.v AND m.idp_id <> ''` + inactive + ` OFFSET 0) m
+		UNION
+		SELECT m.id FROM unnest($5::text[]) x(v), LATERAL (SELECT m.id FROM {S}.users m
+			WHERE m.org_id = $1 AND m.f_email = x.v AND m.f_email <> ''` + inactive + ` OFFSET 0) m)
+		SELECT ` + userSelect + ` FROM hit, LATERAL (SELECT * FROM {S}.users u WHERE u.org_id = $1 AND u.id = hit.id OFFSET 0) u
+		ORDER BY u.id`)
 	return s.queryUsers(ctx, q, req.OrgID, req.SourceID, ext, idpClean, emails)
 }
 

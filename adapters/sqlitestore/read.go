@@ -100,37 +100,31 @@ func (s *Store) LoadUsers(ctx context.Context, req store.LoadUsersRequest) ([]st
 			return nil, fmt.Errorf("sqlitestore: load users: %w: %s holds %d entries; the limit is %d", store.ErrInvalid, l.name, l.n, maxLoad)
 		}
 	}
-	var conds []string
-	args := []any{req.OrgID}
-	if len(req.ExternalIDs) > 0 {
-		conds = append(conds, "(u.source_id = ? AND u.external_id IN ("+placeholders(len(req.ExternalIDs))+"))")
-		args = append(args, req.SourceID)
-		args = appendStrings(args, req.ExternalIDs)
-	}
-	// "u.active = 0" lets SQLite use the partial indexes on inactive users.
-	inactive := ""
-	if req.OnlyInactive {
-		inactive = "u.active = 0 AND "
-	}
-	if ids := nonEmpty(req.IdpIDs); len(ids) > 0 {
-		conds = append(conds, "("+inactive+"u.idp_id IN ("+placeholders(len(ids))+"))")
-		args = appendStrings(args, ids)
-	}
 	var emails []string
 	for _, e := range req.Emails {
 		if f := search.Fold(e); f != "" {
 			emails = append(emails, f)
 		}
 	}
-	if len(emails) > 0 {
-		conds = append(conds, "("+inactive+"u.f_email IN ("+placeholders(len(emails))+"))")
-		args = appendStrings(args, emails)
-	}
-	if len(conds) == 0 {
+	idps := nonEmpty(req.IdpIDs)
+	if len(req.ExternalIDs) == 0 && len(idps) == 0 && len(emails) == 0 {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM dirsync_users u WHERE u.org = ? AND (`+
-		strings.Join(conds, " OR ")+`) ORDER BY u.id`, args...)
+	// Three index look-ups over json_each lists: one statement text (so one
+	// cached prepared statement) for any list lengths, and a probe per list
+	// entry (CROSS JOIN keeps the list as the outer loop) rather than one
+	// scan of the org with ORs of IN lists. With OnlyInactive ("active = 0")
+	// the identity look-ups probe the partial indexes on inactive users;
+	// without it no index covers them and the planner chooses.
+	identity := " JOIN dirsync_users m ON m.org = ?1"
+	if req.OnlyInactive {
+		identity = " CROSS JOIN dirsync_users m ON m.org = ?1 AND m.active = 0"
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM dirsync_users u WHERE u.org = ?1 AND u.uid IN (
+		SELECT m.uid FROM json_each(?3) x CROSS JOIN dirsync_users m ON m.org = ?1 AND m.source_id = ?2 AND m.external_id = x.value
+		UNION SELECT m.uid FROM json_each(?4) x`+identity+` AND m.idp_id = x.value
+		UNION SELECT m.uid FROM json_each(?5) x`+identity+` AND m.f_email = x.value)
+		ORDER BY u.id`, req.OrgID, req.SourceID, jsonStrings(req.ExternalIDs), jsonStrings(idps), jsonStrings(emails))
 	if err != nil {
 		return nil, readErr("load users", err)
 	}
