@@ -117,6 +117,8 @@ type runState struct {
 	claimed  map[string]struct{}
 	pending  []pendingDeactivation
 	slow     []matchInput // changed records waiting for flush
+	inflight *write       // the batch being written, if any (see applyItems)
+	failedW  bool         // a write failed: write nothing more in this run
 	wrote    bool         // whether anything was journaled
 	lastSeq  int64
 	haltedBy string
@@ -159,6 +161,10 @@ func (s *Syncer) execute(ctx context.Context, spec execSpec) (store.SyncRun, err
 	}
 
 	runErr := r.body()
+	// No write may outlive the run: wait for the last batch's.
+	if err := r.settle(); err != nil && runErr == nil {
+		runErr = err
+	}
 	if spec.stats != nil {
 		*spec.stats = runStats{total: r.total, failed: r.failed}
 	}
@@ -293,8 +299,9 @@ func (r *runState) body() error {
 	}
 	if err := r.spec.list(r.ctx, r.page); err != nil {
 		err = fmt.Errorf("listing users did not complete, so no one was deactivated: %w", err)
-		if r.ctx.Err() == nil {
-			// What streamed before the failure is safe to apply.
+		if r.ctx.Err() == nil && !r.failedW {
+			// What streamed before the failure is safe to apply (unless
+			// the failure was a write's).
 			if ferr := r.flush(); ferr != nil {
 				err = errors.Join(err, ferr)
 			}
@@ -302,6 +309,9 @@ func (r *runState) body() error {
 		return err
 	}
 	if err := r.flush(); err != nil {
+		return err
+	}
+	if err := r.settle(); err != nil {
 		return err
 	}
 	if r.failed*10 > r.total {
@@ -379,8 +389,14 @@ func (r *runState) scan(rec *mapping.Record) {
 }
 
 // flush diffs the queued records against their stored rows (one
-// LoadUsers) and writes them (one Apply).
+// LoadUsers) and starts writing them (one Apply, see applyItems). It first
+// waits for the previous batch's write, so each batch is diffed against
+// the rows every earlier batch wrote, exactly as if the writes were
+// synchronous.
 func (r *runState) flush() error {
+	if err := r.settle(); err != nil {
+		return err
+	}
 	slow := r.slow
 	r.slow = nil
 	if len(slow) == 0 {
@@ -507,9 +523,20 @@ func (r *runState) emitPlan(d *decision) error {
 	return nil
 }
 
-// applyItems writes items in one Apply, fenced by the lease. A write that
-// fails its compare-and-set is reloaded and re-diffed (at most
-// maxConflictRetries times); one older than the stored row is skipped.
+// write is a batch's Apply running in the background.
+type write struct {
+	items []item
+	req   store.ApplyRequest
+	done  chan struct{}
+	res   store.ApplyResult
+	err   error
+}
+
+// applyItems starts writing items in one Apply, fenced by the lease, and
+// returns without waiting: the run maps the next batch while the store
+// writes this one (on two cores, the database's work and the engine's
+// overlap). At most one write is in flight; settle waits for it and handles
+// its outcome. A dry run only counts and plans.
 func (r *runState) applyItems(items []item) error {
 	if r.spec.dry {
 		for i := range items {
@@ -520,13 +547,51 @@ func (r *runState) applyItems(items []item) error {
 		}
 		return nil
 	}
-	for len(items) > 0 {
-		req := store.ApplyRequest{OrgID: r.s.cfg.OrgID, Lease: r.lease(), Users: make([]store.UserWrite, len(items))}
-		for i := range items {
-			req.Users[i] = items[i].d.write
-			req.Changes = append(req.Changes, items[i].d.changes...)
-		}
-		res, err := r.s.st.Apply(r.ctx, req)
+	if err := r.settle(); err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	w := &write{items: items, req: r.request(items), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.res, w.err = r.s.st.Apply(r.ctx, w.req)
+	}()
+	r.inflight = w
+	return nil
+}
+
+// request is the Apply request that writes items.
+func (r *runState) request(items []item) store.ApplyRequest {
+	req := store.ApplyRequest{OrgID: r.s.cfg.OrgID, Lease: r.lease(), Users: make([]store.UserWrite, len(items))}
+	for i := range items {
+		req.Users[i] = items[i].d.write
+		req.Changes = append(req.Changes, items[i].d.changes...)
+	}
+	return req
+}
+
+// settle waits for the write in flight, if any, and handles its outcome
+// (see finishWrite).
+func (r *runState) settle() error {
+	w := r.inflight
+	if w == nil {
+		return nil
+	}
+	r.inflight = nil
+	<-w.done
+	err := r.finishWrite(w.items, w.req, w.res, w.err)
+	r.failedW = r.failedW || err != nil
+	return err
+}
+
+// finishWrite handles the outcome of an Apply of items. A write that fails
+// its compare-and-set is reloaded and re-diffed (at most maxConflictRetries
+// times) and the rest written again, synchronously; one older than the
+// stored row is skipped.
+func (r *runState) finishWrite(items []item, req store.ApplyRequest, res store.ApplyResult, err error) error {
+	for {
 		if err == nil {
 			for i := range items {
 				r.count(&items[i].d)
@@ -568,6 +633,10 @@ func (r *runState) applyItems(items []item) error {
 				items = append(items, it)
 			}
 		}
+		if len(items) == 0 {
+			return nil
+		}
+		req = r.request(items)
+		res, err = r.s.st.Apply(r.ctx, req)
 	}
-	return nil
 }

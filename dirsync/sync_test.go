@@ -433,6 +433,16 @@ func TestLeaseHolderThatPausesPastItsExpiryCannotWrite(t *testing.T) {
 		done <- result{run, err}
 	}()
 	<-pause.Reached()
+	// Page 1's write runs in the background while page 2 is fetched: let
+	// it land under the live lease first.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, n := e.activeCount(); n == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("page 1 was never written")
+		}
+	}
 	// The process "pauses": its heartbeat cannot renew, and the lease
 	// lapses; another replica takes the org.
 	fs.blockRenew.Store(true)
