@@ -2,6 +2,7 @@ package dirsync
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,10 +80,43 @@ type execSpec struct {
 // runStats are a run's record totals.
 type runStats struct{ total, failed int }
 
-// snapEntry is a snapshot entry and whether the listing has shown it.
+// snapEntry is what a run keeps of a snapshot entry, and whether the
+// listing has shown it. It is compact — a run holds one per stored person
+// (a million of them for the largest orgs) — so it keeps the source hash
+// as its 16 bytes rather than as a string, and of the mapping version only
+// whether it is the run's.
 type snapEntry struct {
-	store.SnapshotEntry
-	seen bool
+	UserID, ExternalID string
+	Version            int64
+	sourceHash         [16]byte
+	// hashOK: sourceHash holds the entry's source hash (one of the current
+	// hash version); otherwise the entry never counts as unchanged.
+	hashOK bool
+	// mvCurrent: the entry was mapped with the run's mapping version.
+	mvCurrent bool
+	Active    bool
+	seen      bool
+}
+
+// compactEntry keeps of e what a run needs.
+func compactEntry(e *store.SnapshotEntry, mv string) snapEntry {
+	c := snapEntry{UserID: e.UserID, ExternalID: e.ExternalID, Version: e.Version, Active: e.Active,
+		mvCurrent: e.MappingVersion == mv}
+	c.sourceHash, c.hashOK = hashBytes(e.SourceHash)
+	return c
+}
+
+// hashBytes decodes a source hash of the current version (store.HashSource)
+// to its 16 bytes.
+func hashBytes(h string) (b [16]byte, ok bool) {
+	const prefix = store.SourceHashVersion + ":"
+	if len(h) != len(prefix)+2*len(b) || h[:len(prefix)] != prefix {
+		return b, false
+	}
+	if _, err := hex.Decode(b[:], []byte(h[len(prefix):])); err != nil {
+		return b, false
+	}
+	return b, true
 }
 
 // pendingDeactivation is a deactivation that waits for the end of a run.
@@ -288,7 +322,7 @@ func (r *runState) body() error {
 	s := r.s
 	err := s.st.Snapshot(r.ctx, s.cfg.OrgID, s.source, func(e store.SnapshotEntry) error {
 		r.idx[e.ExternalID] = int32(len(r.entries))
-		r.entries = append(r.entries, snapEntry{SnapshotEntry: e})
+		r.entries = append(r.entries, compactEntry(&e, r.mv))
 		if e.Active {
 			r.active++
 		}
@@ -362,9 +396,9 @@ func (r *runState) scan(rec *mapping.Record) {
 			return // listed twice: the first listing wins
 		}
 		e.seen = true
-		if e.MappingVersion == r.mv && e.Active == rec.State.Active() {
+		if e.mvCurrent && e.hashOK && e.Active == rec.State.Active() {
 			sh = store.HashSource(rec)
-			if sh == e.SourceHash {
+			if b, ok := hashBytes(sh); ok && b == e.sourceHash {
 				r.counts.Unchanged++
 				return
 			}
