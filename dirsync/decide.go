@@ -51,10 +51,14 @@ type decision struct {
 // matchInput is one record ready for matching: the record, its source hash
 // and its mapped profile (or mapping error).
 type matchInput struct {
-	rec  *mapping.Record
-	sh   string
-	prof mapping.Profile
-	perr error
+	rec *mapping.Record
+	// sh is the record's source hash; src and srcErr its canonical JSON
+	// (store.EncodeSource), kept so that the record is encoded once.
+	sh     string
+	src    []byte
+	srcErr error
+	prof   mapping.Profile
+	perr   error
 }
 
 // recordError turns a mapping failure into a run's record error.
@@ -85,7 +89,7 @@ func validateRecord(rec *mapping.Record) *store.RecordError {
 // mapRecord maps rec and returns its source hash too.
 func mapRecord(m mapping.Mapper, rec *mapping.Record) (in matchInput) {
 	in.rec = rec
-	in.sh = store.HashSource(rec)
+	in.src, in.sh, in.srcErr = store.EncodeSource(rec)
 	in.prof, in.perr = safeMap(m, rec)
 	return in
 }
@@ -254,7 +258,10 @@ func (s *Syncer) decide(in *matchInput, stored *store.User, relink bool, mv stri
 		t.FirstName, t.LastName, t.Email = p.FirstName, p.LastName, p.Email
 		t.Department, t.Division, t.Office, t.Title = p.Department, p.Division, p.Office, p.Title
 		t.Tags = store.NormalizeTags(p.Tags)
-		src, err := json.Marshal(rec)
+		src, err := in.src, in.srcErr
+		if src == nil && err == nil {
+			src, err = json.Marshal(rec)
+		}
 		if err != nil || len(src) > maxSourceBytes {
 			re := store.RecordError{ExternalID: rec.ExternalID, Field: "source", Message: fmt.Sprintf("source record cannot be stored (%d bytes, at most %d)", len(src), maxSourceBytes)}
 			if err != nil {

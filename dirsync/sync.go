@@ -389,7 +389,11 @@ func (r *runState) scan(rec *mapping.Record) {
 		r.addErr(*re)
 		return
 	}
-	var sh string
+	var (
+		src    []byte
+		sh     string
+		srcErr error
+	)
 	if ix, ok := r.idx[rec.ExternalID]; ok {
 		e := &r.entries[ix]
 		if e.seen {
@@ -397,7 +401,7 @@ func (r *runState) scan(rec *mapping.Record) {
 		}
 		e.seen = true
 		if e.mvCurrent && e.hashOK && e.Active == rec.State.Active() {
-			sh = store.HashSource(rec)
+			src, sh, srcErr = store.EncodeSource(rec)
 			if b, ok := hashBytes(sh); ok && b == e.sourceHash {
 				r.counts.Unchanged++
 				return
@@ -410,11 +414,11 @@ func (r *runState) scan(rec *mapping.Record) {
 		r.listed[rec.ExternalID] = ""
 	}
 	if sh == "" {
-		sh = store.HashSource(rec)
+		src, sh, srcErr = store.EncodeSource(rec)
 	}
 	// Copy the record: the provider may reuse its page.
 	cp := *rec
-	in := matchInput{rec: &cp, sh: sh}
+	in := matchInput{rec: &cp, sh: sh, src: src, srcErr: srcErr}
 	in.prof, in.perr = safeMap(r.spec.mapper, &cp)
 	if in.perr != nil {
 		r.failed++

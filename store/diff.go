@@ -26,13 +26,20 @@ const (
 // HashSource returns the versioned hash of a provider record's canonical
 // JSON form (encoding/json sorts map keys, so equal records hash equally).
 func HashSource(rec *mapping.Record) string {
+	_, h, _ := EncodeSource(rec)
+	return h
+}
+
+// EncodeSource returns a provider record's canonical JSON form (what
+// User.Source keeps) with its HashSource hash, so that a sync encodes a
+// record once. A record that cannot be encoded returns the error and a hash
+// that never matches a stored one, so the record is re-diffed.
+func EncodeSource(rec *mapping.Record) ([]byte, string, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
-		// Records hold only JSON values; a value that cannot be marshalled
-		// makes a hash that never matches, so the record is re-diffed.
-		b = fmt.Appendf(nil, "unmarshalable:%v", err)
+		return nil, hashWith(SourceHashVersion, fmt.Appendf(nil, "unmarshalable:%v", err)), err
 	}
-	return hashWith(SourceHashVersion, b)
+	return b, hashWith(SourceHashVersion, b), nil
 }
 
 // HashProfile returns the versioned hash of everything a sync compares
