@@ -241,7 +241,7 @@ func BenchmarkSync(b *testing.B) {
 	b.ReportMetric(float64(written)/iters, "resync_rows_written")
 }
 
-// searchFixture is a store of searchOrgs orgs of searchPeople people each,
+// searchFixture is a store of orgs of people (searchSize),
 // with groups, built once for the search benchmarks.
 type searchFixture struct {
 	s     *Store
@@ -250,10 +250,25 @@ type searchFixture struct {
 	dir   string
 }
 
-const (
-	searchOrgs   = 10
-	searchPeople = 10_000
-)
+// searchSize is the search fixture's number of orgs and people per org:
+// 10 × 10k, or DIRSYNC_BENCH_ORGS and DIRSYNC_BENCH_ORG_PEOPLE (to see the
+// effect of a larger file, or of a larger org).
+func searchSize(b *testing.B) (orgs, people int) {
+	orgs, people = 10, 10_000
+	for _, v := range []struct {
+		env string
+		n   *int
+	}{{"DIRSYNC_BENCH_ORGS", &orgs}, {"DIRSYNC_BENCH_ORG_PEOPLE", &people}} {
+		if s := os.Getenv(v.env); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				b.Fatalf("%s=%q is not a positive number", v.env, s)
+			}
+			*v.n = n
+		}
+	}
+	return orgs, people
+}
 
 var (
 	fixtureOnce sync.Once
@@ -262,6 +277,7 @@ var (
 )
 
 func loadSearchFixture(b *testing.B) *searchFixture {
+	searchOrgs, searchPeople := searchSize(b)
 	fixtureOnce.Do(func() {
 		ctx := context.Background()
 		dir, err := os.MkdirTemp("", "sqlitestore-bench-")
@@ -334,7 +350,7 @@ func (f *searchFixture) queryMix(b *testing.B, r *rand.Rand, kind string) (strin
 	case "tag":
 		return org, search.Query{Tags: []string{tag}}
 	case "tag_text":
-		return org, search.Query{Tags: []string{tag}, Text: prefix(3)}
+		return org, search.Query{Tags: []string{tag}, Text: prefix(2)}
 	case "prefix1":
 		return org, search.Query{Text: prefix(1)}
 	case "prefix2":
@@ -375,8 +391,9 @@ func reportLatencies(b *testing.B, d []time.Duration) {
 	b.ReportMetric(at(0.99), "p99_ms")
 }
 
-// BenchmarkSearch runs the search query mix at 10 orgs × 10k people; run it
-// with -benchtime=500x (or more) for p50 and p99 over at least 500 queries.
+// BenchmarkSearch runs the search query mix at 10 orgs × 10k people (see
+// searchSize for other sizes); run it with -benchtime=500x (or more) for p50
+// and p99 over at least 500 queries. The mix is internal/bench's.
 func BenchmarkSearch(b *testing.B) {
 	ctx := context.Background()
 	f := loadSearchFixture(b)
