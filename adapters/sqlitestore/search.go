@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
@@ -78,14 +80,24 @@ func (w *where) wordCond(org, p string) string {
 // filter builds the condition of q (normalised) over dirsync_users u,
 // leaving out the filter that skip names.
 func filter(org string, q search.Query, skip facet) *where {
-	return filterWith(org, q, skip, false)
+	return filterWith(org, q, skip, plan{})
 }
 
-// filterWith is filter; with tagProbe, the tag condition reads each
-// candidate's f_tags column instead of the tag side table, for when the
-// tags match many people and the query is driven by something else (the
-// side-table form builds a list of every person holding the tags first).
-func filterWith(org string, q search.Query, skip facet, tagProbe bool) *where {
+// plainTerm reports whether the text term is matched by its own word range
+// alone: its condition is then one list of people, which can drive a query
+// (a term with several parts is an OR of ranges).
+func plainTerm(term string) bool {
+	parts := search.TermParts(term)
+	return len(parts) == 0 || (len(parts) == 1 && parts[0] == term)
+}
+
+// filterWith is filter under the plan p: with p.tagProbe, the tag condition
+// reads each candidate's f_tags column instead of the tag side table, for
+// when the tags match many people and the query is driven by something else
+// (the side-table form builds a list of every person holding the tags
+// first); the terms in p.rowTerms are left out, for Search to check on the
+// rows the query returns.
+func filterWith(org string, q search.Query, skip facet, p plan) *where {
 	w := &where{}
 	w.add("u.org = ?", org)
 	switch q.Status {
@@ -103,7 +115,7 @@ func filterWith(org string, q search.Query, skip facet, tagProbe bool) *where {
 	if skip != facetOffice {
 		w.in("u.f_office", search.FoldedValues(q.Offices))
 	}
-	if tags := search.FoldedValues(q.Tags); skip != facetTag && len(tags) > 0 && tagProbe {
+	if tags := search.FoldedValues(q.Tags); skip != facetTag && len(tags) > 0 && p.tagProbe {
 		w.add("EXISTS (SELECT 1 FROM json_each(u.f_tags) j WHERE j.value ->> 1 IN ("+placeholders(len(tags))+"))", anys(tags)...)
 	} else if skip != facetTag && len(tags) > 0 {
 		w.add("u.uid IN (SELECT ut.uid FROM dirsync_user_tags ut WHERE ut.org = ? AND ut.folded IN ("+placeholders(len(tags))+"))",
@@ -118,9 +130,12 @@ func filterWith(org string, q search.Query, skip facet, tagProbe bool) *where {
 	// Each term must match (search.MatchTerm): it prefixes a word, or each
 	// of its parts does.
 	for _, term := range search.Terms(q.Text) {
+		if slices.Contains(p.rowTerms, term) {
+			continue
+		}
 		cond := w.wordCond(org, term)
-		parts := search.TermParts(term)
-		if len(parts) > 0 && !(len(parts) == 1 && parts[0] == term) {
+		if !plainTerm(term) {
+			parts := search.TermParts(term)
 			pc := make([]string, len(parts))
 			for i, p := range parts {
 				pc[i] = w.wordCond(org, p)
@@ -160,8 +175,29 @@ func sortIndex(s search.Sort) string {
 	}
 }
 
-// commonFactor sets when a condition counts as common: when it matches at
-// least commonFactor times a page (limit + 1) of rows.
+// The plan of a query filtered only by tags and text follows from how many
+// people each condition matches, in pages (limit + 1 people):
+//
+//   - fewer than rareFactor pages: the rarest such condition drives the
+//     query. Its people are looked up by row ID and sorted; the other
+//     conditions are checked on their rows. Walking the sort order instead
+//     would read the whole org when the matches are few.
+//   - otherwise the sort order's index is walked, and a page fills after
+//     about org size / matches × page entries. A condition is checked
+//     against a list of its people built first (a cheap probe per index
+//     entry, but building the list costs in proportion to the matches), or,
+//     from rowFactor pages on, on each candidate's row (a row read per
+//     candidate, but nothing in proportion to the matches).
+//
+// At 10k people the list of a 1-letter prefix such as "c" (11k words) took
+// 5 ms to build, where the row check fills its page after about 60 rows.
+const (
+	rareFactor = 3
+	rowFactor  = 80
+)
+
+// commonFactor sets when a tag condition is checked on the row in a query
+// that a department, division, office or group filter drives.
 const commonFactor = 20
 
 // plan is how Search reads a query's matches.
@@ -173,18 +209,21 @@ type plan struct {
 	// index, when set, is the field filter index the query must read: the
 	// one whose values match the fewest people.
 	index string
+	// driveTags and driveTerm name the condition whose people are listed
+	// and looked up by row ID: the tags, or a text term.
+	driveTags bool
+	driveTerm string
+	// rowTerms are the text terms checked in Go on each candidate's name
+	// and email (search.MatchTerm) instead of in SQL.
+	rowTerms []string
 }
 
 // choosePlan picks the plan of q from the number of people its tag and
-// text conditions match. SQLite's own plan drives a query from the side
-// tables (every match is looked up and sorted), which costs in proportion
-// to the matches. When q filters only by tags and text (and status) and
-// every condition is common (at least commonFactor pages' worth), walking
-// the sort index fills a page after about org size / commonFactor index
-// entries at worst. A common tag condition is checked on each candidate's
-// row rather than by listing every holder first. Tags are counted from
+// text conditions match (see rareFactor). Tags are counted from
 // dirsync_facet_counts, text terms by a count of word entries bounded by
-// the threshold.
+// rowFactor pages. A query that also filters by department, division,
+// office or group is driven by that filter's index, as SQLite plans it; a
+// common tag is checked on its rows and a very common term in Go.
 func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search.Query) (plan, error) {
 	var p plan
 	if err := s.chooseFieldIndex(ctx, tx, org, q, &p); err != nil {
@@ -194,36 +233,64 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 	if len(tags) == 0 && len(terms) == 0 {
 		return p, nil
 	}
-	threshold := commonFactor * (q.Limit + 1)
-	common := len(search.FoldedValues(q.Departments)) == 0 && len(search.FoldedValues(q.Divisions)) == 0 &&
-		len(search.FoldedValues(q.Offices)) == 0 && len(search.FoldedValues(q.Groups)) == 0
+	page := q.Limit + 1
+	fields := len(search.FoldedValues(q.Departments)) > 0 || len(search.FoldedValues(q.Divisions)) > 0 ||
+		len(search.FoldedValues(q.Offices)) > 0 || len(search.FoldedValues(q.Groups)) > 0
+	rarest := -1 // the fewest matches of a condition that can drive
+	tagCount := 0
 	if len(tags) > 0 {
-		var n int
 		err := s.queryRow(ctx, tx, `SELECT coalesce(sum(n), 0) FROM dirsync_facet_counts
-			WHERE org = ? AND facet = 'tag' AND folded IN (SELECT value FROM json_each(?))`, []any{org, jsonStrings(tags)}, &n)
+			WHERE org = ? AND facet = 'tag' AND folded IN (SELECT value FROM json_each(?))`, []any{org, jsonStrings(tags)}, &tagCount)
 		if err != nil {
 			return p, err
 		}
-		p.tagProbe = n >= threshold
-		common = common && p.tagProbe
+		rarest, p.driveTags = tagCount, true
 	}
-	for _, term := range terms {
-		if !common {
-			break
-		}
+	termCounts := make([]int, len(terms))
+	for i, term := range terms {
+		bound := rowFactor * page
 		q := `SELECT count(*) FROM (SELECT 1 FROM dirsync_user_words WHERE org = ? AND word >= ? LIMIT ?)`
-		args := []any{org, term, threshold}
+		args := []any{org, term, bound}
 		if upper, ok := prefixUpper(term); ok {
 			q = `SELECT count(*) FROM (SELECT 1 FROM dirsync_user_words WHERE org = ? AND word >= ? AND word < ? LIMIT ?)`
-			args = []any{org, term, upper, threshold}
+			args = []any{org, term, upper, bound}
 		}
-		var n int
-		if err := s.queryRow(ctx, tx, q, args, &n); err != nil {
+		if err := s.queryRow(ctx, tx, q, args, &termCounts[i]); err != nil {
 			return p, err
 		}
-		common = n >= threshold
+		if plainTerm(term) && (rarest < 0 || termCounts[i] < rarest) {
+			rarest, p.driveTags, p.driveTerm = termCounts[i], false, term
+		}
 	}
-	p.sortIndex = common
+	if fields {
+		p.driveTags, p.driveTerm = false, ""
+		p.tagProbe = len(tags) > 0 && tagCount >= commonFactor*page
+		for i, term := range terms {
+			if termCounts[i] >= rowFactor*page {
+				p.rowTerms = append(p.rowTerms, term)
+			}
+		}
+		return p, nil
+	}
+	if rarest >= 0 && rarest < rareFactor*page {
+		// The driving rows are read anyway: every other condition is
+		// checked on them.
+		p.tagProbe = len(tags) > 0 && !p.driveTags
+		for _, term := range terms {
+			if p.driveTags || term != p.driveTerm {
+				p.rowTerms = append(p.rowTerms, term)
+			}
+		}
+		return p, nil
+	}
+	p.driveTags, p.driveTerm = false, ""
+	p.sortIndex = true
+	p.tagProbe = len(tags) > 0 && tagCount >= rowFactor*page
+	for i, term := range terms {
+		if termCounts[i] >= rowFactor*page {
+			p.rowTerms = append(p.rowTerms, term)
+		}
+	}
 	return p, nil
 }
 
@@ -306,7 +373,7 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	if err != nil {
 		return store.Page{}, readErr("search", err)
 	}
-	w := filterWith(orgID, q, noFacet, p.tagProbe)
+	w := filterWith(orgID, q, noFacet, p)
 	col := sortCol(q.Sort)
 	order := "u.id"
 	if col != "" {
@@ -325,18 +392,47 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 		from += " INDEXED BY " + sortIndex(q.Sort)
 	case p.index != "":
 		from += " INDEXED BY " + p.index
+	case p.driveTags || p.driveTerm != "":
+		// No index: the driving condition's list of row IDs, the only
+		// condition on u.uid under this plan, is the only way in.
+		from += " NOT INDEXED"
 	}
-	args := append(w.args, q.Limit+1)
-	rows, err := s.query(ctx, tx, "SELECT u.uid FROM "+from+" WHERE "+w.sql()+" ORDER BY "+order+" LIMIT ?", args...)
+	cols, limit := "u.uid", " LIMIT ?"
+	args := w.args
+	if len(p.rowTerms) > 0 {
+		// Rows stream until a page of them matches the terms. The words
+		// come from the folded names in sk_last and the folded email:
+		// search.Words folds already folded ASCII without work, where the
+		// stored spelling ("Liam") takes Fold's slow path.
+		cols, limit = "u.uid, u.sk_last, u.f_email", ""
+	} else {
+		args = append(args, q.Limit+1)
+	}
+	rows, err := s.query(ctx, tx, "SELECT "+cols+" FROM "+from+" WHERE "+w.sql()+" ORDER BY "+order+limit, args...)
 	if err != nil {
 		return store.Page{}, readErr("search", err)
 	}
 	uids := make([]int64, 0, q.Limit+1)
-	for rows.Next() {
+	for len(uids) <= q.Limit && rows.Next() {
 		var uid int64
-		if err := rows.Scan(&uid); err != nil {
+		var key, email string
+		dest := []any{&uid}
+		if len(p.rowTerms) > 0 {
+			dest = append(dest, &key, &email)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return store.Page{}, readErr("search", err)
+		}
+		if len(p.rowTerms) > 0 {
+			first, last, err := s.foldedNames(ctx, tx, uid, key)
+			if err != nil {
+				rows.Close()
+				return store.Page{}, readErr("search", err)
+			}
+			if !matchTerms(p.rowTerms, search.Words(first, last, email)) {
+				continue
+			}
 		}
 		uids = append(uids, uid)
 	}
@@ -373,6 +469,30 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 		})
 	}
 	return page, nil
+}
+
+// foldedNames returns the folded first and last name of the user uid from
+// its last-name sort key (search.SortKey: last name, U+0001, first name),
+// or, when a part may have been cut at search.MaxSortKeyPart, folds the
+// stored names.
+func (s *Store) foldedNames(ctx context.Context, tx *sql.Tx, uid int64, key string) (first, last string, err error) {
+	last, first, ok := strings.Cut(key, "\x01")
+	if ok && len(last) <= search.MaxSortKeyPart-utf8.UTFMax && len(first) <= search.MaxSortKeyPart-utf8.UTFMax {
+		return first, last, nil
+	}
+	err = s.queryRow(ctx, tx, `SELECT first_name, last_name FROM dirsync_users WHERE uid = ?`, []any{uid}, &first, &last)
+	return first, last, err
+}
+
+// matchTerms reports whether every folded term matches a person whose
+// words are words (search.MatchTerm).
+func matchTerms(terms, words []string) bool {
+	for _, t := range terms {
+		if !search.MatchTerm(t, words) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Store) usersByUID(ctx context.Context, tx *sql.Tx, uids []int64) (map[int64]store.User, error) {

@@ -57,18 +57,23 @@
 // compared bytewise. Text terms become index range scans over the word table
 // (word >= prefix AND word < the prefix's byte successor). Pages are keyset
 // ranges over (sort key, ID) indexes. Search picks the plan from stored
-// counts before SQLite plans the statement: a query filtered only by tags
-// and text whose every condition matches many people (at least 20 pages'
-// worth) walks the sort order's index and probes the conditions; a common
-// tag is checked on each candidate row rather than listed first; with two
-// or more department, division and office filters, the one matching the
-// fewest people drives. Otherwise SQLite drives the query from the side
-// tables and sorts the matches.
+// counts before SQLite plans the statement (the store keeps no ANALYZE
+// statistics, and without them SQLite walks the sort order's index for
+// every query): for a query filtered only by tags and text, a condition
+// matching fewer than 3 pages of people drives it (its people are looked up
+// by row ID and sorted, the other conditions checked on their rows);
+// otherwise the sort order's index is walked, each condition checked
+// against a list of its people, or, when it matches 80 pages' worth or more
+// (a 1-letter prefix at 10k people), on each candidate's row: a tag in the
+// f_tags column, a text term in Go against the words of the folded names
+// and email. With two or more department, division and office filters, the
+// one matching the fewest people drives.
 // Apply keeps per-org counts of each facet value and spelling, so facets over
 // a whole org (or a facet whose only filter is its own) read a few hundred
 // rows; other facets read four narrow columns of each matching person once
 // per distinct filter and count in Go, so their cost grows with the number
-// of matches (a few ms for 2,500 people). See the benchmarks in
+// of matches (about 2 ms for 2,500 people; a department filter's pass reads
+// only the department index, which holds those columns). See the benchmarks in
 // bench_test.go.
 package sqlitestore
 
