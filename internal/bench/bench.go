@@ -64,6 +64,8 @@ type Options struct {
 	MultiOrg func(size int) bool
 	// Dir holds temporary files (default: a new temporary directory).
 	Dir string
+	// SearchOnly skips the raw load and the syncs (see Spec.SearchOnly).
+	SearchOnly bool
 	// Child runs each measurement; default in this process (RunChild).
 	Child ChildFunc
 	// Log receives progress lines; may be nil.
@@ -110,7 +112,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	}
 	for _, size := range opts.Sizes {
 		for _, st := range opts.Stores {
-			spec := Spec{Store: st, People: size, Queries: opts.Queries, Runs: opts.Runs, Dir: dir}
+			spec := Spec{Store: st, People: size, Queries: opts.Queries, Runs: opts.Runs, Dir: dir, SearchOnly: opts.SearchOnly}
 			if st == Postgres {
 				spec.PostgresDSN = opts.PostgresDSN
 			}

@@ -152,6 +152,46 @@ func TestRunChildMeasuresSearchOverManyOrgs(t *testing.T) {
 	}
 }
 
+func TestSearchOnlyLoadsThroughApplyAndReportsNoSyncs(t *testing.T) {
+	t.Parallel()
+	for _, st := range testStores() {
+		t.Run(st, func(t *testing.T) {
+			t.Parallel()
+			spec := Spec{Store: st, People: 300, Queries: 10, Runs: 1, Dir: t.TempDir(), SearchOnly: true,
+				PostgresDSN: os.Getenv("DIRSYNC_TEST_POSTGRES_DSN")}
+			if st != Memory {
+				spec.Orgs, spec.OrgPeople = 2, 300
+			}
+			res, err := RunChild(context.Background(), spec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.SearchOnly || res.Cold != 0 || res.Raw != 0 || res.ColdCounts.Created != 0 {
+				t.Errorf("search-only result has sync figures: %+v", res)
+			}
+			if len(res.Search) != len(Kinds) {
+				t.Fatalf("%d latencies, want %d", len(res.Search), len(Kinds))
+			}
+			for _, l := range append(res.Search, res.MultiOrg...) {
+				if l.P50 <= 0 || l.P99 < l.P50 {
+					t.Errorf("%s: p50 %v ms, p99 %v ms", l.Kind, l.P50, l.P99)
+				}
+			}
+			if st != Memory && len(res.MultiOrg) != len(Kinds) {
+				t.Errorf("%d many-orgs latencies, want %d", len(res.MultiOrg), len(Kinds))
+			}
+			var b strings.Builder
+			if err := (Report{Results: []Result{res}}).Markdown(&b); err != nil {
+				t.Fatal(err)
+			}
+			md := b.String()
+			if strings.Contains(md, "cold sync") || !strings.Contains(md, "| "+st+" | 1 × 300 (loaded by Apply) |") {
+				t.Errorf("markdown of a search-only run:\n%s", md)
+			}
+		})
+	}
+}
+
 func TestRunChildRefusesBadSpecs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -42,6 +42,9 @@ type Spec struct {
 	PostgresDSN string `json:"postgres_dsn,omitempty"`
 	// Dir holds the listing files and SQLite databases.
 	Dir string `json:"dir"`
+	// SearchOnly skips the raw load and the syncs: the store is loaded
+	// through Apply (as the many-orgs measurement is) and only searched.
+	SearchOnly bool `json:"search_only,omitempty"`
 }
 
 // Result is what one child measured. Durations are in seconds, sizes in
@@ -49,6 +52,8 @@ type Spec struct {
 type Result struct {
 	Store  string `json:"store"`
 	People int    `json:"people"`
+	// SearchOnly: only the search figures were measured (Spec.SearchOnly).
+	SearchOnly bool `json:"search_only,omitempty"`
 
 	// Raw is the raw database limit for the cold sync's rows (0 for
 	// memstore, which has no database).
@@ -123,6 +128,9 @@ func RunChild(ctx context.Context, spec Spec, logw io.Writer) (res Result, err e
 	m, err := mapping.Compile(Mapping())
 	if err != nil {
 		return res, fmt.Errorf("compile the mapping: %w", err)
+	}
+	if spec.SearchOnly {
+		return searchOnly(ctx, spec, m, logw)
 	}
 	remap, err := mapping.Compile(RemapMapping())
 	if err != nil {
@@ -269,6 +277,46 @@ func RunChild(ctx context.Context, spec Spec, logw io.Writer) (res Result, err e
 		return res, err
 	}
 
+	if spec.Orgs > 1 && spec.Store != Memory {
+		res.Orgs, res.OrgPeople = spec.Orgs, spec.OrgPeople
+		logf(logw, "%s: loading %d orgs × %d people", spec.Store, spec.Orgs, spec.OrgPeople)
+		if res.MultiOrg, err = multiOrgSearch(ctx, spec, m); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// searchOnly is RunChild for Spec.SearchOnly: load the org through Apply,
+// then measure the search mix (and the many orgs, if asked).
+func searchOnly(ctx context.Context, spec Spec, m mapping.Mapper, logw io.Writer) (res Result, err error) {
+	res = Result{Store: spec.Store, People: spec.People, SearchOnly: true}
+	st, err := openStore(ctx, spec, spec.Store)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if cerr := st.close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close the store: %w", cerr)
+		}
+	}()
+	logf(logw, "%s %d: loading through Apply", spec.Store, spec.People)
+	o := searchOrg{id: benchOrg}
+	if o.sample, err = loadOrg(ctx, st, benchOrg, seed, spec.People, m, 20_000); err != nil {
+		return res, err
+	}
+	if st.settle != nil {
+		if err := st.settle(ctx); err != nil {
+			return res, err
+		}
+	}
+	logf(logw, "%s %d: search", spec.Store, spec.People)
+	if err := o.prepare(ctx, st, spec.People, true); err != nil {
+		return res, err
+	}
+	if res.Search, err = measureSearch(ctx, st, []searchOrg{o}, spec.Queries, spec.Runs); err != nil {
+		return res, err
+	}
 	if spec.Orgs > 1 && spec.Store != Memory {
 		res.Orgs, res.OrgPeople = spec.Orgs, spec.OrgPeople
 		logf(logw, "%s: loading %d orgs × %d people", spec.Store, spec.Orgs, spec.OrgPeople)

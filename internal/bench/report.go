@@ -15,13 +15,29 @@ func (r Report) Markdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### dirsync bench, %s\n\n", r.Date.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "Machine: %s. Go: %s.\n\n", r.Machine, r.GoVersion)
+	var syncs []Result
+	for _, x := range r.Results {
+		if !x.SearchOnly {
+			syncs = append(syncs, x)
+		}
+	}
+	if len(syncs) > 0 {
+		syncTables(&b, syncs)
+	}
+	r.searchTable(&b)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// syncTables writes the syncs' tables.
+func syncTables(b *strings.Builder, results []Result) {
 	b.WriteString("Syncs: wall time in seconds. Ratios use the engine's time: the run's time minus the time the\n" +
 		"provider spent reading and decoding its JSON listing (shown as \"decode\"). \"raw\" is the raw database\n" +
 		"limit for the cold sync's rows in the same run; memstore has none. RSS: the resident set before the cold\n" +
 		"sync, its peak during it, and the child process's lifetime peak.\n\n")
 	b.WriteString("| store | people | raw | cold sync | no-op resync | 1 % churn | remap | no-op rows written | RSS before / cold peak / max |\n")
 	b.WriteString("| --- | ---: | ---: | --- | --- | --- | --- | ---: | --- |\n")
-	for _, x := range r.Results {
+	for _, x := range results {
 		cold := x.Cold - x.ColdDecode
 		noop := x.Noop - x.NoopDecode
 		churn := x.Churn - x.ChurnDecode
@@ -29,7 +45,7 @@ func (r Report) Markdown(w io.Writer) error {
 		if x.Raw > 0 {
 			raw = secs(x.Raw)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %d | %s / %s / %s |\n",
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %d | %s / %s / %s |\n",
 			x.Store, FormatSize(x.People), raw,
 			fmt.Sprintf("%s (decode %s)%s", secs(x.Cold), secs(x.ColdDecode), ratio(cold, x.Raw, "raw")),
 			fmt.Sprintf("%s (decode %s)%s%s", secs(x.Noop), secs(x.NoopDecode), ratio(noop, cold, "cold"), ratio(noop, x.Raw, "raw")),
@@ -39,21 +55,26 @@ func (r Report) Markdown(w io.Writer) error {
 	}
 	b.WriteString("\nRun counts (created/updated/deactivated/unchanged):\n\n")
 	b.WriteString("| store | people | cold | no-op | churn | remap |\n| --- | ---: | --- | --- | --- | --- |\n")
-	for _, x := range r.Results {
+	for _, x := range results {
 		c := func(k store.Counts) string {
 			return fmt.Sprintf("%d/%d/%d/%d", k.Created, k.Updated, k.Deactivated, k.Unchanged)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", x.Store, FormatSize(x.People),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", x.Store, FormatSize(x.People),
 			c(x.ColdCounts), c(x.NoopCounts), c(x.ChurnCounts), c(x.RemapCounts))
 	}
+	b.WriteString("\n")
+}
 
-	fmt.Fprintf(&b, "\nSearch: p50 / p99 in milliseconds, each the median of the runs' figures")
+// searchTable writes the search latencies.
+func (r Report) searchTable(b *strings.Builder) {
+
+	fmt.Fprintf(b, "Search: p50 / p99 in milliseconds, each the median of the runs' figures")
 	if len(r.Results) > 0 && len(r.Results[0].Search) > 0 {
-		fmt.Fprintf(&b, " (%d queries of each kind per run)", r.Results[0].Search[0].Queries)
+		fmt.Fprintf(b, " (%d queries of each kind per run)", r.Results[0].Search[0].Queries)
 	}
 	b.WriteString(".\n\n| store | orgs × people |")
 	for _, k := range Kinds {
-		fmt.Fprintf(&b, " %s |", k)
+		fmt.Fprintf(b, " %s |", k)
 	}
 	b.WriteString("\n| --- | ---: |")
 	for range Kinds {
@@ -61,7 +82,7 @@ func (r Report) Markdown(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	row := func(st, scope string, lat []Latency) {
-		fmt.Fprintf(&b, "| %s | %s |", st, scope)
+		fmt.Fprintf(b, "| %s | %s |", st, scope)
 		for _, k := range Kinds {
 			cell := "—"
 			for _, l := range lat {
@@ -69,19 +90,21 @@ func (r Report) Markdown(w io.Writer) error {
 					cell = fmt.Sprintf("%s / %s", ms(l.P50), ms(l.P99))
 				}
 			}
-			fmt.Fprintf(&b, " %s |", cell)
+			fmt.Fprintf(b, " %s |", cell)
 		}
 		b.WriteString("\n")
 	}
 	for _, x := range r.Results {
-		row(x.Store, "1 × "+FormatSize(x.People), x.Search)
+		scope := "1 × " + FormatSize(x.People)
+		if x.SearchOnly {
+			scope += " (loaded by Apply)"
+		}
+		row(x.Store, scope, x.Search)
 		if len(x.MultiOrg) > 0 {
 			row(x.Store, fmt.Sprintf("%d × %s", x.Orgs, FormatSize(x.OrgPeople)), x.MultiOrg)
 		}
 	}
 	b.WriteString("\nPostgreSQL tables are analyzed (as autovacuum would) before searching; SQLite runs as the store leaves it.\n")
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 func secs(s float64) string {

@@ -237,23 +237,8 @@ func multiOrgSearch(ctx context.Context, spec Spec, m mapping.Mapper) (lat []Lat
 	for i := range orgs {
 		o := &orgs[i]
 		o.id = fmt.Sprintf("org-%03d", i)
-		recs := synth.Records(int64(seed+1+i), spec.OrgPeople)
-		for start := 0; start < len(recs); start += 500 {
-			req := store.ApplyRequest{OrgID: o.id}
-			for k := start; k < min(start+500, len(recs)); k++ {
-				u := synth.UserOf(o.id, benchSource, &recs[k])
-				_, after := store.Diff(&store.User{}, &u)
-				req.Users = append(req.Users, store.UserWrite{User: u})
-				req.Changes = append(req.Changes, store.Change{Kind: store.ChangeCreated, SubjectID: u.ID, After: after, Cause: "run_bench"})
-			}
-			if _, err := st.Apply(ctx, req); err != nil {
-				return nil, fmt.Errorf("load org %s: %w", o.id, err)
-			}
-		}
-		for k := range recs[:min(len(recs), 2000)] {
-			if p, err := m.Map(&recs[k]); err == nil && recs[k].State.Active() {
-				o.sample = append(o.sample, personOf(p))
-			}
+		if o.sample, err = loadOrg(ctx, st, o.id, int64(seed+1+i), spec.OrgPeople, m, 2000); err != nil {
+			return nil, err
 		}
 	}
 	if st.settle != nil {
@@ -267,4 +252,34 @@ func multiOrgSearch(ctx context.Context, spec Spec, m mapping.Mapper) (lat []Lat
 		}
 	}
 	return measureSearch(ctx, st, orgs, spec.Queries, spec.Runs)
+}
+
+// loadOrg writes people synthetic people (synth seed) into org through
+// Apply, in batches of 500 with their journal entries — what a cold sync
+// writes, without the engine — and returns a sample of up to sample of
+// them, mapped with m, to draw query values from.
+func loadOrg(ctx context.Context, st store.Store, org string, seed int64, people int, m mapping.Mapper, sample int) ([]person, error) {
+	recs := synth.Records(seed, people)
+	for start := 0; start < len(recs); start += 500 {
+		req := store.ApplyRequest{OrgID: org}
+		for k := start; k < min(start+500, len(recs)); k++ {
+			u := synth.UserOf(org, benchSource, &recs[k])
+			_, after := store.Diff(&store.User{}, &u)
+			req.Users = append(req.Users, store.UserWrite{User: u})
+			req.Changes = append(req.Changes, store.Change{Kind: store.ChangeCreated, SubjectID: u.ID, After: after, Cause: "run_bench"})
+		}
+		if _, err := st.Apply(ctx, req); err != nil {
+			return nil, fmt.Errorf("load org %s: %w", org, err)
+		}
+	}
+	var out []person
+	for k := range recs[:min(len(recs), sample)] {
+		if p, err := m.Map(&recs[k]); err == nil && recs[k].State.Active() {
+			out = append(out, personOf(p))
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("load org %s: no active person maps", org)
+	}
+	return out, nil
 }
