@@ -66,15 +66,20 @@ func prefixUpper(p string) (upper string, ok bool) {
 	return "", false
 }
 
-// wordCond is the condition "user u has a word with prefix p".
-func (w *where) wordCond(org, p string) string {
+// wordSub is the query of the people who have a word with prefix p.
+func wordSub(org, p string) (string, []any) {
 	upper, ok := prefixUpper(p)
 	if !ok {
-		w.args = append(w.args, org, p)
-		return "u.uid IN (SELECT uw.uid FROM dirsync_user_words uw WHERE uw.org = ? AND uw.word >= ?)"
+		return "SELECT uw.uid FROM dirsync_user_words uw WHERE uw.org = ? AND uw.word >= ?", []any{org, p}
 	}
-	w.args = append(w.args, org, p, upper)
-	return "u.uid IN (SELECT uw.uid FROM dirsync_user_words uw WHERE uw.org = ? AND uw.word >= ? AND uw.word < ?)"
+	return "SELECT uw.uid FROM dirsync_user_words uw WHERE uw.org = ? AND uw.word >= ? AND uw.word < ?", []any{org, p, upper}
+}
+
+// wordCond is the condition "user u has a word with prefix p".
+func (w *where) wordCond(org, p string) string {
+	sub, args := wordSub(org, p)
+	w.args = append(w.args, args...)
+	return "u.uid IN (" + sub + ")"
 }
 
 // filter builds the condition of q (normalised) over dirsync_users u,
@@ -115,11 +120,20 @@ func filterWith(org string, q search.Query, skip facet, p plan) *where {
 	if skip != facetOffice {
 		w.in("u.f_office", search.FoldedValues(q.Offices))
 	}
+	// With p.intersect, the listed tag and term conditions (all plain) are
+	// one list: the intersection of their people.
+	var inter []string
+	var interArgs []any
 	if tags := search.FoldedValues(q.Tags); skip != facetTag && len(tags) > 0 && p.tagProbe {
 		w.add("EXISTS (SELECT 1 FROM json_each(u.f_tags) j WHERE j.value ->> 1 IN ("+placeholders(len(tags))+"))", anys(tags)...)
 	} else if skip != facetTag && len(tags) > 0 {
-		w.add("u.uid IN (SELECT ut.uid FROM dirsync_user_tags ut WHERE ut.org = ? AND ut.folded IN ("+placeholders(len(tags))+"))",
-			append([]any{org}, anys(tags)...)...)
+		sub := "SELECT ut.uid FROM dirsync_user_tags ut WHERE ut.org = ? AND ut.folded IN (" + placeholders(len(tags)) + ")"
+		args := append([]any{org}, anys(tags)...)
+		if p.intersect {
+			inter, interArgs = append(inter, sub), append(interArgs, args...)
+		} else {
+			w.add("u.uid IN ("+sub+")", args...)
+		}
 	}
 	if names := search.FoldedValues(q.Groups); len(names) > 0 {
 		ids := nonEmpty(q.Groups)
@@ -133,6 +147,11 @@ func filterWith(org string, q search.Query, skip facet, p plan) *where {
 		if slices.Contains(p.rowTerms, term) {
 			continue
 		}
+		if p.intersect {
+			sub, args := wordSub(org, term)
+			inter, interArgs = append(inter, sub), append(interArgs, args...)
+			continue
+		}
 		cond := w.wordCond(org, term)
 		if !plainTerm(term) {
 			parts := search.TermParts(term)
@@ -143,6 +162,9 @@ func filterWith(org string, q search.Query, skip facet, p plan) *where {
 			cond = "(" + cond + " OR (" + strings.Join(pc, " AND ") + "))"
 		}
 		w.conds = append(w.conds, cond)
+	}
+	if len(inter) > 0 {
+		w.add("u.uid IN ("+strings.Join(inter, " INTERSECT ")+")", interArgs...)
 	}
 	return w
 }
@@ -182,15 +204,19 @@ func sortIndex(s search.Sort) string {
 //     query. Its people are looked up by row ID and sorted; the other
 //     conditions are checked on their rows. Walking the sort order instead
 //     would read the whole org when the matches are few.
-//   - otherwise the sort order's index is walked, and a page fills after
-//     about org size / matches × page entries. A condition is checked
-//     against a list of its people built first (a cheap probe per index
-//     entry, but building the list costs in proportion to the matches), or,
-//     from rowFactor pages on, on each candidate's row (a row read per
-//     candidate, but nothing in proportion to the matches).
+//   - otherwise a condition is checked against a list of its people built
+//     first (building it costs in proportion to the matches), or, from
+//     rowFactor pages on, on each candidate's row (a row read per
+//     candidate, but nothing in proportion to the matches). Two or more
+//     listed conditions drive the query from the intersection of their
+//     lists, which holds few people; otherwise the sort order's index is
+//     walked, and a page fills after about org size / matches × page
+//     entries (more when the matches are late in the order, as a prefix of
+//     last names is in the last-name order).
 //
 // At 10k people the list of a 1-letter prefix such as "c" (11k words) took
-// 5 ms to build, where the row check fills its page after about 60 rows.
+// 5 ms to build, where the row check fills its page after 51 rows; "m"
+// (4,263 words) after 339. Row checks are bounded by rowBudget.
 const (
 	rareFactor = 3
 	rowFactor  = 80
@@ -213,6 +239,9 @@ type plan struct {
 	// and looked up by row ID: the tags, or a text term.
 	driveTags bool
 	driveTerm string
+	// intersect drives the query from the intersection of the people of
+	// the listed (not row-checked) conditions, two or more plain ones.
+	intersect bool
 	// rowTerms are the text terms checked in Go on each candidate's name
 	// and email (search.MatchTerm) instead of in SQL.
 	rowTerms []string
@@ -284,13 +313,25 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 		return p, nil
 	}
 	p.driveTags, p.driveTerm = false, ""
-	p.sortIndex = true
 	p.tagProbe = len(tags) > 0 && tagCount >= rowFactor*page
+	listed, plain := 0, true
+	if len(tags) > 0 && !p.tagProbe {
+		listed++
+	}
 	for i, term := range terms {
 		if termCounts[i] >= rowFactor*page {
 			p.rowTerms = append(p.rowTerms, term)
+		} else {
+			listed++
+			plain = plain && plainTerm(term)
 		}
 	}
+	// Two listed conditions, each matching a share of the org, match
+	// together few people, where the walk would read much of the sort
+	// index (more so when a prefix of last names lies late in it): their
+	// intersection, built from both lists, drives instead.
+	p.intersect = listed >= 2 && plain
+	p.sortIndex = !p.intersect
 	return p, nil
 }
 
@@ -373,71 +414,15 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	if err != nil {
 		return store.Page{}, readErr("search", err)
 	}
-	w := filterWith(orgID, q, noFacet, p)
-	col := sortCol(q.Sort)
-	order := "u.id"
-	if col != "" {
-		order = col + ", u.id"
+	uids, stop, err := s.matchUIDs(ctx, tx, orgID, q, p, pos, hasPos, q.Limit+1)
+	if err == nil && stop != nil {
+		// The row checks ran out of budget: the rest of the page comes from
+		// the lists of the terms, after the last row checked.
+		var rest []int64
+		rest, _, err = s.matchUIDs(ctx, tx, orgID, q, p.listed(q), *stop, true, q.Limit+1-len(uids))
+		uids = append(uids, rest...)
 	}
-	if hasPos {
-		if col == "" {
-			w.add("u.id > ?", pos.ID)
-		} else {
-			w.add("("+col+", u.id) > (?, ?)", pos.Key, pos.ID)
-		}
-	}
-	from := "dirsync_users u"
-	switch {
-	case p.sortIndex:
-		from += " INDEXED BY " + sortIndex(q.Sort)
-	case p.index != "":
-		from += " INDEXED BY " + p.index
-	case p.driveTags || p.driveTerm != "":
-		// No index: the driving condition's list of row IDs, the only
-		// condition on u.uid under this plan, is the only way in.
-		from += " NOT INDEXED"
-	}
-	cols, limit := "u.uid", " LIMIT ?"
-	args := w.args
-	if len(p.rowTerms) > 0 {
-		// Rows stream until a page of them matches the terms. The words
-		// come from the folded names in sk_last and the folded email:
-		// search.Words folds already folded ASCII without work, where the
-		// stored spelling ("Liam") takes Fold's slow path.
-		cols, limit = "u.uid, u.sk_last, u.f_email", ""
-	} else {
-		args = append(args, q.Limit+1)
-	}
-	rows, err := s.query(ctx, tx, "SELECT "+cols+" FROM "+from+" WHERE "+w.sql()+" ORDER BY "+order+limit, args...)
 	if err != nil {
-		return store.Page{}, readErr("search", err)
-	}
-	uids := make([]int64, 0, q.Limit+1)
-	for len(uids) <= q.Limit && rows.Next() {
-		var uid int64
-		var key, email string
-		dest := []any{&uid}
-		if len(p.rowTerms) > 0 {
-			dest = append(dest, &key, &email)
-		}
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return store.Page{}, readErr("search", err)
-		}
-		if len(p.rowTerms) > 0 {
-			first, last, err := s.foldedNames(ctx, tx, uid, key)
-			if err != nil {
-				rows.Close()
-				return store.Page{}, readErr("search", err)
-			}
-			if !matchTerms(p.rowTerms, search.Words(first, last, email)) {
-				continue
-			}
-		}
-		uids = append(uids, uid)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return store.Page{}, readErr("search", err)
 	}
 	more := len(uids) > q.Limit
@@ -469,6 +454,116 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 		})
 	}
 	return page, nil
+}
+
+// rowBudget bounds, in pages, the rows a search checks in Go (rowTerms)
+// before it lists the terms instead: rare combinations of common terms
+// ("m s" matches 1 % of 10k people) would read much of the org, at about
+// 2.5 µs a row.
+const rowBudget = 16
+
+// matchUIDs returns the row IDs of up to want people that q matches under
+// plan p, in q's order, after pos when hasPos. When p checks terms on rows
+// and rowBudget pages of rows were checked before want matched, it stops
+// and returns the position of the last row checked.
+func (s *Store) matchUIDs(ctx context.Context, tx *sql.Tx, org string, q search.Query, p plan, pos search.Position,
+	hasPos bool, want int) (uids []int64, stop *search.Position, err error) {
+	w := filterWith(org, q, noFacet, p)
+	col := sortCol(q.Sort)
+	order := "u.id"
+	if col != "" {
+		order = col + ", u.id"
+	}
+	if hasPos {
+		if col == "" {
+			w.add("u.id > ?", pos.ID)
+		} else {
+			w.add("("+col+", u.id) > (?, ?)", pos.Key, pos.ID)
+		}
+	}
+	from := "dirsync_users u"
+	switch {
+	case p.sortIndex:
+		from += " INDEXED BY " + sortIndex(q.Sort)
+	case p.index != "":
+		from += " INDEXED BY " + p.index
+	case p.driveTags || p.driveTerm != "" || p.intersect:
+		// No index: the driving condition's list of row IDs, the only
+		// condition on u.uid under this plan, is the only way in.
+		from += " NOT INDEXED"
+	}
+	cols, limit := "u.uid", " LIMIT ?"
+	args := w.args
+	if len(p.rowTerms) > 0 {
+		// Rows stream until enough of them match the terms. The words come
+		// from the folded names in sk_last and the folded email:
+		// search.Words folds already folded ASCII without work, where the
+		// stored spelling ("Liam") takes Fold's slow path. The row's
+		// position is kept for a stop.
+		key := "''"
+		if col != "" {
+			key = col
+		}
+		cols, limit = "u.uid, u.sk_last, u.f_email, "+key+", u.id", ""
+	} else {
+		args = append(args, want)
+	}
+	rows, err := s.query(ctx, tx, "SELECT "+cols+" FROM "+from+" WHERE "+w.sql()+" ORDER BY "+order+limit, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	budget := rowBudget * (q.Limit + 1)
+	for len(uids) < want && rows.Next() {
+		var uid int64
+		var names, email string
+		var at search.Position
+		dest := []any{&uid}
+		if len(p.rowTerms) > 0 {
+			dest = append(dest, &names, &email, &at.Key, &at.ID)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, err
+		}
+		if len(p.rowTerms) > 0 {
+			first, last, err := s.foldedNames(ctx, tx, uid, names)
+			if err != nil {
+				return nil, nil, err
+			}
+			if budget--; !matchTerms(p.rowTerms, search.Words(first, last, email)) {
+				if budget <= 0 {
+					return uids, &at, rows.Close()
+				}
+				continue
+			}
+		}
+		uids = append(uids, uid)
+	}
+	return uids, nil, rows.Close()
+}
+
+// listed is p with its row-checked terms listed instead: a walk of the sort
+// index or an intersection then drives from the lists of all its listed
+// conditions (their intersection when two or more, all plain).
+func (p plan) listed(q search.Query) plan {
+	if len(p.rowTerms) == 0 {
+		return p
+	}
+	p.rowTerms = nil
+	if !p.sortIndex && !p.intersect {
+		return p
+	}
+	listed, plain := 0, true
+	if len(search.FoldedValues(q.Tags)) > 0 && !p.tagProbe {
+		listed++
+	}
+	for _, t := range search.Terms(q.Text) {
+		listed++
+		plain = plain && plainTerm(t)
+	}
+	p.intersect = listed >= 2 && plain
+	p.sortIndex = !p.intersect
+	return p
 }
 
 // foldedNames returns the folded first and last name of the user uid from

@@ -62,12 +62,14 @@
 // every query): for a query filtered only by tags and text, a condition
 // matching fewer than 3 pages of people drives it (its people are looked up
 // by row ID and sorted, the other conditions checked on their rows);
-// otherwise the sort order's index is walked, each condition checked
-// against a list of its people, or, when it matches 80 pages' worth or more
-// (a 1-letter prefix at 10k people), on each candidate's row: a tag in the
-// f_tags column, a text term in Go against the words of the folded names
-// and email. With two or more department, division and office filters, the
-// one matching the fewest people drives.
+// otherwise each condition is checked against a list of its people, or,
+// when it matches 80 pages' worth or more (a 1-letter prefix at 10k
+// people), on each candidate's row: a tag in the f_tags column, a text term
+// in Go against the words of the folded names and email (up to 16 pages of
+// rows, then the term is listed after all). Two or more listed conditions
+// drive the query from the intersection of their lists; one is probed while
+// the sort order's index is walked. With two or more department, division
+// and office filters, the one matching the fewest people drives.
 // Apply keeps per-org counts of each facet value and spelling, so facets over
 // a whole org (or a facet whose only filter is its own) read a few hundred
 // rows; other facets read four narrow columns of each matching person once
