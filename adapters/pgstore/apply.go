@@ -391,6 +391,8 @@ type current struct {
 	pua        *int64
 	words      []string
 	tags       []tagRow
+	// kLast is the row's last-name sort key, which its side rows carry.
+	kLast string
 	// The facet values the row counts under.
 	dept, div, office string
 	active            bool
@@ -544,39 +546,45 @@ func (ua *userArrays) args(org string) []any {
 }
 
 // sideRows collects side-table rows to insert or delete.
+// Every side row carries its user's last-name sort key (k_last), part of
+// the tables' primary keys (migration 002).
 type sideRows struct {
-	wordUser, word                         []string
-	tagUser, tagField, tagFValue, tagValue []string
-	delWordUser, delWord                   []string
-	delTagUser, delTagField, delTagFValue  []string
+	wordUser, wordKey, word                          []string
+	tagUser, tagKey, tagField, tagFValue, tagValue   []string
+	delWordUser, delWordKey, delWord                 []string
+	delTagUser, delTagKey, delTagField, delTagFValue []string
 }
 
-func (sr *sideRows) addWords(userID string, words []string) {
+func (sr *sideRows) addWords(userID, kLast string, words []string) {
 	for _, w := range words {
 		sr.wordUser = append(sr.wordUser, userID)
+		sr.wordKey = append(sr.wordKey, kLast)
 		sr.word = append(sr.word, w)
 	}
 }
 
-func (sr *sideRows) addTags(userID string, tags []tagRow) {
+func (sr *sideRows) addTags(userID, kLast string, tags []tagRow) {
 	for _, t := range tags {
 		sr.tagUser = append(sr.tagUser, userID)
+		sr.tagKey = append(sr.tagKey, kLast)
 		sr.tagField = append(sr.tagField, t.field)
 		sr.tagFValue = append(sr.tagFValue, t.fvalue)
 		sr.tagValue = append(sr.tagValue, t.value)
 	}
 }
 
-func (sr *sideRows) delWords(userID string, words []string) {
+func (sr *sideRows) delWords(userID, kLast string, words []string) {
 	for _, w := range words {
 		sr.delWordUser = append(sr.delWordUser, userID)
+		sr.delWordKey = append(sr.delWordKey, kLast)
 		sr.delWord = append(sr.delWord, w)
 	}
 }
 
-func (sr *sideRows) delTags(userID string, tags []tagRow) {
+func (sr *sideRows) delTags(userID, kLast string, tags []tagRow) {
 	for _, t := range tags {
 		sr.delTagUser = append(sr.delTagUser, userID)
+		sr.delTagKey = append(sr.delTagKey, kLast)
 		sr.delTagField = append(sr.delTagField, t.field)
 		sr.delTagFValue = append(sr.delTagFValue, t.fvalue)
 	}
@@ -625,8 +633,9 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 			words, tags := search.Words(u.FirstName, u.LastName, u.Email), tagRows(u.Tags)
 			ins.add(u, 1, a.now, a.now, words, tags)
 			insIdx = append(insIdx, base+i)
-			side.addWords(u.ID, words)
-			side.addTags(u.ID, tags)
+			kLast := ins.kLast[len(ins.kLast)-1]
+			side.addWords(u.ID, kLast, words)
+			side.addTags(u.ID, kLast, tags)
 			a.countUser(u.Department, u.Division, u.Office, u.Active, tags, 1)
 		default:
 			if c == nil {
@@ -637,8 +646,8 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 			}
 			if w.Delete {
 				delIDs = append(delIDs, u.ID)
-				side.delWords(u.ID, c.words)
-				side.delTags(u.ID, c.tags)
+				side.delWords(u.ID, c.kLast, c.words)
+				side.delTags(u.ID, c.kLast, c.tags)
 				a.countUser(c.dept, c.div, c.office, c.active, c.tags, -1)
 				continue
 			}
@@ -649,12 +658,20 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 			newWords := search.Words(u.FirstName, u.LastName, u.Email)
 			newTags := tagRows(u.Tags)
 			upd.add(u, c.version+1, 0, a.now, newWords, newTags)
-			side.delWords(u.ID, minus(c.words, newWords))
-			side.addWords(u.ID, minus(newWords, c.words))
 			a.countUser(c.dept, c.div, c.office, c.active, c.tags, -1)
 			a.countUser(u.Department, u.Division, u.Office, u.Active, newTags, 1)
-			side.delTags(u.ID, minusTags(c.tags, newTags))
-			side.addTags(u.ID, minusTags(newTags, c.tags))
+			if kLast := upd.kLast[len(upd.kLast)-1]; kLast != c.kLast {
+				// The key is in every side row: rewrite them all.
+				side.delWords(u.ID, c.kLast, c.words)
+				side.addWords(u.ID, kLast, newWords)
+				side.delTags(u.ID, c.kLast, c.tags)
+				side.addTags(u.ID, kLast, newTags)
+				continue
+			}
+			side.delWords(u.ID, c.kLast, minus(c.words, newWords))
+			side.addWords(u.ID, c.kLast, minus(newWords, c.words))
+			side.delTags(u.ID, c.kLast, minusTags(c.tags, newTags))
+			side.addTags(u.ID, c.kLast, minusTags(newTags, c.tags))
 		}
 	}
 
@@ -665,13 +682,14 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 		b.Queue(a.s.sql(`DELETE FROM {S}.user_sources WHERE org_id = $1 AND id = ANY($2)`), a.org, delIDs)
 	}
 	if len(side.delWord) > 0 {
-		b.Queue(a.s.sql(`DELETE FROM {S}.user_words w USING unnest($2::text[], $3::text[]) AS d(user_id, word)
-			WHERE w.org_id = $1 AND w.word = d.word AND w.user_id = d.user_id`), a.org, side.delWordUser, side.delWord)
+		b.Queue(a.s.sql(`DELETE FROM {S}.user_words w USING unnest($2::text[], $3::text[], $4::text[]) AS d(user_id, k_last, word)
+			WHERE w.org_id = $1 AND w.word = d.word AND w.k_last = d.k_last AND w.user_id = d.user_id`),
+			a.org, side.delWordUser, side.delWordKey, side.delWord)
 	}
 	if len(side.delTagFValue) > 0 {
-		b.Queue(a.s.sql(`DELETE FROM {S}.user_tags t USING unnest($2::text[], $3::text[], $4::text[]) AS d(user_id, field, f_value)
-			WHERE t.org_id = $1 AND t.f_value = d.f_value AND t.user_id = d.user_id AND t.field = d.field`),
-			a.org, side.delTagUser, side.delTagField, side.delTagFValue)
+		b.Queue(a.s.sql(`DELETE FROM {S}.user_tags t USING unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS d(user_id, k_last, field, f_value)
+			WHERE t.org_id = $1 AND t.f_value = d.f_value AND t.k_last = d.k_last AND t.user_id = d.user_id AND t.field = d.field`),
+			a.org, side.delTagUser, side.delTagKey, side.delTagField, side.delTagFValue)
 	}
 	if len(upd.id) > 0 {
 		b.Queue(a.s.sql(`UPDATE {S}.users u SET source_id = v.source_id, external_id = v.external_id, idp_id = v.idp_id,
@@ -697,13 +715,13 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 	}
 	if a.careful {
 		if len(side.word) > 0 {
-			b.Queue(a.s.sql(`INSERT INTO {S}.user_words (org_id, user_id, word) SELECT $1, * FROM unnest($2::text[], $3::text[])`),
-				a.org, side.wordUser, side.word)
+			b.Queue(a.s.sql(`INSERT INTO {S}.user_words (org_id, user_id, k_last, word) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`),
+				a.org, side.wordUser, side.wordKey, side.word)
 		}
 		if len(side.tagFValue) > 0 {
-			b.Queue(a.s.sql(`INSERT INTO {S}.user_tags (org_id, user_id, field, f_value, value)
-				SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])`),
-				a.org, side.tagUser, side.tagField, side.tagFValue, side.tagValue)
+			b.Queue(a.s.sql(`INSERT INTO {S}.user_tags (org_id, user_id, k_last, field, f_value, value)
+				SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])`),
+				a.org, side.tagUser, side.tagKey, side.tagField, side.tagFValue, side.tagValue)
 		}
 	}
 	if b.Len() > 0 {
@@ -725,14 +743,14 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 		}
 	}
 	if len(side.word) > 0 {
-		if err := a.copy(ctx, "user_words", []string{"org_id", "user_id", "word"},
-			&columnsSource{org: a.org, cols: [][]string{side.wordUser, side.word}}); err != nil {
+		if err := a.copy(ctx, "user_words", []string{"org_id", "user_id", "k_last", "word"},
+			&columnsSource{org: a.org, cols: [][]string{side.wordUser, side.wordKey, side.word}}); err != nil {
 			return err
 		}
 	}
 	if len(side.tagFValue) > 0 {
-		if err := a.copy(ctx, "user_tags", []string{"org_id", "user_id", "field", "f_value", "value"},
-			&columnsSource{org: a.org, cols: [][]string{side.tagUser, side.tagField, side.tagFValue, side.tagValue}}); err != nil {
+		if err := a.copy(ctx, "user_tags", []string{"org_id", "user_id", "k_last", "field", "f_value", "value"},
+			&columnsSource{org: a.org, cols: [][]string{side.tagUser, side.tagKey, side.tagField, side.tagFValue, side.tagValue}}); err != nil {
 			return err
 		}
 	}
@@ -813,6 +831,7 @@ func (a *applier) readCurrent(ctx context.Context, ids []string) (map[string]*cu
 			return nil, err
 		}
 		c.words = search.Words(first, last, email)
+		c.kLast = search.SortKey(search.SortLastName, first, last, email)
 		t, err := decodeTags(tags)
 		if err != nil {
 			return nil, err

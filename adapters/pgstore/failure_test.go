@@ -92,6 +92,25 @@ func checkConsistent(t testing.TB, s *Store, org string) {
 	if orphans != 0 {
 		t.Errorf("%d users or word rows without their counterpart", orphans)
 	}
+	if n := staleSideKeys(t, s, org); n != 0 {
+		t.Errorf("%d side rows carry a sort key other than their user's", n)
+	}
+}
+
+// staleSideKeys counts the org's word and tag rows whose k_last differs
+// from their user's: search reads pages in the side tables' key order.
+func staleSideKeys(t testing.TB, s *Store, org string) int {
+	t.Helper()
+	var n int
+	err := s.pool.QueryRow(context.Background(), s.sql(`SELECT
+		(SELECT count(*) FROM {S}.user_words w JOIN {S}.users u ON u.org_id = w.org_id AND u.id = w.user_id
+			WHERE w.org_id = $1 AND w.k_last <> u.k_last) +
+		(SELECT count(*) FROM {S}.user_tags w JOIN {S}.users u ON u.org_id = w.org_id AND u.id = w.user_id
+			WHERE w.org_id = $1 AND w.k_last <> u.k_last)`), org).Scan(&n)
+	if err != nil {
+		t.Fatalf("count stale side keys: %v", err)
+	}
+	return n
 }
 
 // converge re-runs what a sync would: every user not yet stored is

@@ -198,6 +198,21 @@ func TestApplyFocused(t *testing.T) {
 		if err != nil || len(page.Users) != 1 {
 			t.Errorf("Search for the new name = %v, %v; want the renamed user", page.Users, err)
 		}
+		if n := staleSideKeys(t, s, "acme"); n != 0 {
+			t.Errorf("after a rename, %d side rows carry the old sort key", n)
+		}
+		// A first name is part of the last-name sort key too.
+		u.FirstName = "Aaron"
+		if _, err := s.Apply(ctx, store.ApplyRequest{OrgID: "acme", Users: []store.UserWrite{{User: u, ExpectVersion: 2}}}); err != nil {
+			t.Fatal(err)
+		}
+		if n := staleSideKeys(t, s, "acme"); n != 0 {
+			t.Errorf("after a first-name change, %d side rows carry the old sort key", n)
+		}
+		page, err = s.Search(ctx, "acme", search.Query{Tags: []string{u.Tags[0].Value}, Status: search.StatusAll})
+		if err != nil || len(page.Users) != 1 || page.Users[0].FirstName != "Aaron" {
+			t.Errorf("Search by tag after the renames = %v, %v; want the renamed user", page.Users, err)
+		}
 	})
 }
 
@@ -411,6 +426,9 @@ func TestSearchDrivers(t *testing.T) {
 		{Tags: []string{tag(6)}, Text: first(6, 2), Status: search.StatusInactive, Limit: 3},
 		{Tags: []string{tag(7)}, Text: first(7, 1) + " " + users[7].Email[:3], Departments: []string{users[7].Department}, Sort: search.SortID, Limit: 2},
 		{Text: "o'c " + first(8, 1), Limit: 6},
+		{Tags: []string{tag(9), tag(10), tag(11)}, Limit: 8},
+		{Tags: []string{tag(13), tag(14)}, Text: first(13, 1) + " " + users[13].Email[:1], Limit: 3},
+		{Tags: []string{tag(12)}, Text: first(12, 1), Departments: []string{users[12].Department}, Status: search.StatusAll, Limit: 4},
 	}
 	for _, q := range queries {
 		q, err := q.Normalize()
@@ -425,10 +443,15 @@ func TestSearchDrivers(t *testing.T) {
 		if len(q.Tags) > 0 {
 			drivers = append(drivers, &driver{tags: true, term: -1})
 		}
+		sources := min(len(q.Tags), 1)
 		for i, term := range search.Terms(q.Text) {
-			if parts := search.TermParts(term); len(parts) == 1 && parts[0] == term {
+			if simpleTerm(term) {
 				drivers = append(drivers, &driver{term: i})
+				sources++
 			}
+		}
+		if sources >= 2 {
+			drivers = append(drivers, &driver{term: -1, all: true})
 		}
 		for _, d := range drivers {
 			if diff := cmp.Diff(want, walkIDs(t, s, "acme", q, d)); diff != "" {
