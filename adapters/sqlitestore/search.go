@@ -699,19 +699,8 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 	if restricted(q, facetTag) {
 		pass(facetTag, q.Tags).want[facetTag] = true
 	} else {
-		tagLabel := `(SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f ORDER BY x.value LIMIT 1)`
-		fieldLabel := `(SELECT x.value FROM dirsync_user_tags x WHERE x.org = ? AND x.folded = v.f AND x.field = v.field
-			ORDER BY x.value LIMIT 1)`
-		tagQuery := `SELECT ` + tagLabel + `, v.n FROM (SELECT c.folded AS f, sum(c.n) AS n FROM dirsync_facet_counts c
-			WHERE c.org = ? AND c.facet = 'tag'` + statusCond(q, "c.active") + ` GROUP BY c.folded) v WHERE v.n > 0`
-		if err := s.countInto(ctx, tx, f.Tag, tagQuery, []any{orgID, orgID}); err != nil {
-			return store.Facets{}, readErr("facets: tag", err)
-		}
-		fieldQuery := `SELECT v.field, ` + fieldLabel + `, v.n FROM (SELECT substr(c.facet, 7) AS field, c.folded AS f, sum(c.n) AS n
-			FROM dirsync_facet_counts c WHERE c.org = ? AND c.facet >= 'field:' AND c.facet < 'field;'` +
-			statusCond(q, "c.active") + ` GROUP BY c.facet, c.folded) v WHERE v.n > 0`
-		if err := s.fieldCountsInto(ctx, tx, f.TagFields, fieldQuery, []any{orgID, orgID}); err != nil {
-			return store.Facets{}, readErr("facets: tag fields", err)
+		if err := s.wholeOrgTags(ctx, tx, orgID, q, &f); err != nil {
+			return store.Facets{}, readErr("facets: tags", err)
 		}
 	}
 	for _, key := range []facet{noFacet, facetDepartment, facetDivision, facetOffice, facetTag} {
@@ -722,6 +711,77 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		}
 	}
 	return f, nil
+}
+
+// wholeOrgTags adds the tag and tag field facets of the whole org under q's
+// status to f, from dirsync_facet_counts. Labels are looked up once per
+// (tag field, folded value), in every status: a tag value's label, its
+// least spelling in any field, is the least of its fields' labels.
+func (s *Store) wholeOrgTags(ctx context.Context, tx *sql.Tx, org string, q search.Query, f *store.Facets) error {
+	inStatus := "1"
+	switch q.Status {
+	case search.StatusActive:
+		inStatus = "c.active = 1"
+	case search.StatusInactive:
+		inStatus = "c.active = 0"
+	}
+	rows, err := s.query(ctx, tx, `SELECT v.field, v.f, v.n, (SELECT x.value FROM dirsync_user_tags x
+		WHERE x.org = ? AND x.folded = v.f AND x.field = v.field ORDER BY x.value LIMIT 1)
+		FROM (SELECT substr(c.facet, 7) AS field, c.folded AS f, sum(CASE WHEN `+inStatus+` THEN c.n ELSE 0 END) AS n
+		FROM dirsync_facet_counts c WHERE c.org = ? AND c.facet >= 'field:' AND c.facet < 'field;'
+		GROUP BY c.facet, c.folded) v`, org, org)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	labels := map[string]string{}
+	for rows.Next() {
+		var field, folded string
+		var n int
+		var label sql.NullString
+		if err := rows.Scan(&field, &folded, &n, &label); err != nil {
+			return err
+		}
+		if !label.Valid {
+			return fmt.Errorf("tag field %q value %q has no stored spelling", field, folded)
+		}
+		if l, ok := labels[folded]; !ok || label.String < l {
+			labels[folded] = label.String
+		}
+		if n > 0 {
+			m := f.TagFields[field]
+			if m == nil {
+				m = map[string]int{}
+				f.TagFields[field] = m
+			}
+			m[label.String] += n
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.query(ctx, tx, `SELECT c.folded, sum(c.n) FROM dirsync_facet_counts c WHERE c.org = ? AND c.facet = 'tag'`+
+		statusCond(q, "c.active")+` GROUP BY c.folded HAVING sum(c.n) > 0`, org)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var folded string
+		var n int
+		if err := rows.Scan(&folded, &n); err != nil {
+			return err
+		}
+		label, ok := labels[folded]
+		if !ok {
+			return fmt.Errorf("tag value %q is counted but held in no tag field", folded)
+		}
+		f.Tag[label] += n
+	}
+	return rows.Err()
 }
 
 // countPass is one read of the people a filter matches, counting the
@@ -943,29 +1003,6 @@ func parseFoldedTags(dst []tagPair, s string) ([]tagPair, error) {
 		dst = append(dst, tagPair{p[0], p[1]})
 	}
 	return dst, nil
-}
-
-// fieldCountsInto reads rows of (tag field, label, count) into out.
-func (s *Store) fieldCountsInto(ctx context.Context, tx *sql.Tx, out map[string]map[string]int, query string, args []any) error {
-	rows, err := s.query(ctx, tx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var field, label string
-		var n int
-		if err := rows.Scan(&field, &label, &n); err != nil {
-			return err
-		}
-		m := out[field]
-		if m == nil {
-			m = map[string]int{}
-			out[field] = m
-		}
-		m[label] += n
-	}
-	return rows.Err()
 }
 
 func (s *Store) countInto(ctx context.Context, tx *sql.Tx, out map[string]int, query string, args []any) error {
