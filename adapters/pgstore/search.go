@@ -215,6 +215,11 @@ type driver struct {
 	// filter's and every simple term's pairs, all read from the indexes
 	// alone: only users matching all of them are read.
 	all bool
+	// take, when positive, bounds the pairs an ordered read sorts (top-N
+	// in memory, not a sort of every pair, which spills to disk past a few
+	// tens of thousands): enough, by the estimates, to fill the page. A
+	// short page read from take pairs is read again with more.
+	take int
 }
 
 // simpleTerm reports whether term is one word prefix (no parts), which
@@ -368,6 +373,7 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 		}
 		if c < best {
 			best, d.tags, d.term = c, false, i
+			d.take = takeFor(page, termN[k], matches)
 		}
 	}
 	if sources := len(simple) + min(len(tags), 1); ordered && sources >= 2 {
@@ -383,10 +389,22 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 			common *= min(termN[k], total) / total
 		}
 		if c := pairs*pairCost + reads(common); c < best {
-			return &driver{term: -1, all: true}, nil
+			return &driver{term: -1, all: true, take: takeFor(page, common, matches)}, nil
 		}
 	}
 	return d, nil
+}
+
+// takeFor returns the pairs to sort for a page of page users from a source
+// of n pairs, expected to yield matches users: four times the pairs per
+// match (duplicates and estimation error), or 0 (all) when that is most of
+// them.
+func takeFor(page, n, matches float64) int {
+	t := 4 * page * max(1, n/max(matches, 1))
+	if t >= n/2 || t > 1e6 {
+		return 0
+	}
+	return int(t)
 }
 
 // planRows returns the row estimate of an EXPLAIN (FORMAT JSON) output, or
@@ -451,7 +469,7 @@ func (w *whereBuilder) orderedSource(q search.Query, d *driver, pos search.Posit
 // searchSQL renders the page query of q (normalized) read by d, after pos
 // if hasCursor.
 func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Position, hasCursor bool) (string, []any) {
-	if d != nil && (d.tags || d.term >= 0 || d.all) && q.Sort == search.SortLastName {
+	if orderedRead(q, d) {
 		// The driving filter's pairs in sort order (each user once), then
 		// each user's row, checked against the other filters, until the
 		// page is full: the nested loop keeps the pairs' order.
@@ -459,11 +477,18 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 		od.ordered = true
 		w := buildWhereMode(orgID, q, &od)
 		src := w.orderedSource(q, &od, pos, hasCursor)
-		limit := w.arg(q.Limit + 1)
-		return s.sql(`SELECT ` + userSelect + ` FROM (SELECT DISTINCT d.k_last, d.user_id FROM (` + src + `) d
-			ORDER BY d.k_last, d.user_id) d
-			CROSS JOIN LATERAL (SELECT * FROM {S}.users u WHERE ` + w.sql(skipNone) + ` AND u.id = d.user_id OFFSET 0) u
-			ORDER BY d.k_last, d.user_id LIMIT ` + limit), w.args
+		join := ` CROSS JOIN LATERAL (SELECT * FROM {S}.users u WHERE ` + w.sql(skipNone) + ` AND u.id = d.user_id OFFSET 0) u
+			ORDER BY d.k_last, d.user_id LIMIT ` + w.arg(q.Limit+1)
+		if d.take > 0 {
+			// The first take pairs (a top-N sort), and how many there
+			// were: as many as take means there may be more.
+			return s.sql(`WITH c AS MATERIALIZED (SELECT p.k_last, p.user_id FROM (` + src + `) p
+				ORDER BY p.k_last, p.user_id LIMIT ` + w.arg(d.take) + `)
+				SELECT ` + userSelect + `, (SELECT count(*) FROM c) FROM (SELECT DISTINCT c.k_last, c.user_id FROM c
+				ORDER BY c.k_last, c.user_id) d` + join), w.args
+		}
+		return s.sql(`SELECT ` + userSelect + `, -1::bigint FROM (SELECT DISTINCT d.k_last, d.user_id FROM (` + src + `) d
+			ORDER BY d.k_last, d.user_id) d` + join), w.args
 	}
 	w := buildWhereMode(orgID, q, d)
 	key := sortColumn(q.Sort)
@@ -483,6 +508,62 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 	return s.sql(`SELECT ` + userSelect + ` FROM {S}.users u WHERE ` + w.sql(skipNone) + ` ORDER BY ` + order + ` LIMIT ` + limit), w.args
 }
 
+// searchPage reads the users of one page of q (up to q.Limit+1) with d.
+// A read that sorted only d.take pairs and came back short is read again
+// with eight times as many, and finally (or at once, if it came back
+// empty) with all of them.
+func (s *Store) searchPage(ctx context.Context, orgID string, q search.Query, d *driver, pos search.Position, hasCursor bool) ([]store.User, error) {
+	for {
+		sql, args := s.searchSQL(orgID, q, d, pos, hasCursor)
+		if !orderedRead(q, d) {
+			return s.queryUsers(ctx, sql, args...)
+		}
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return nil, interpretError(err)
+		}
+		var users []store.User
+		var pairs int64
+		for rows.Next() {
+			u, err := scanUser(extraColumn{rows, &pairs})
+			if err != nil {
+				rows.Close()
+				return nil, interpretError(err)
+			}
+			users = append(users, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, interpretError(err)
+		}
+		if d.take <= 0 || len(users) > q.Limit || (len(users) > 0 && pairs < int64(d.take)) {
+			return users, nil
+		}
+		// A short page: the pairs may have run out before the matches.
+		// An empty one carries no count: read every pair.
+		more := *d
+		if more.take *= 8; more.take > 1e6 || len(users) == 0 {
+			more.take = 0
+		}
+		d = &more
+	}
+}
+
+// orderedRead reports whether searchSQL reads q with d from ordered
+// side-table pairs (its rows then end with a count of the pairs taken).
+func orderedRead(q search.Query, d *driver) bool {
+	return d != nil && (d.tags || d.term >= 0 || d.all) && q.Sort == search.SortLastName
+}
+
+// extraColumn scans a row's last column into extra after the columns its
+// caller asks for.
+type extraColumn struct {
+	pgx.Rows
+	extra *int64
+}
+
+func (r extraColumn) Scan(dest ...any) error { return r.Rows.Scan(append(dest, r.extra)...) }
+
 // Search returns one page of q.
 func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store.Page, error) {
 	if err := store.ValidateOrgID(orgID); err != nil {
@@ -500,8 +581,7 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	if err != nil {
 		return store.Page{}, err
 	}
-	sql, args := s.searchSQL(orgID, q, d, pos, hasCursor)
-	users, err := s.queryUsers(ctx, sql, args...)
+	users, err := s.searchPage(ctx, orgID, q, d, pos, hasCursor)
 	if err != nil {
 		return store.Page{}, err
 	}
