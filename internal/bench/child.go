@@ -172,9 +172,12 @@ func RunChild(ctx context.Context, spec Spec, logw io.Writer) (res Result, err e
 			return res, err
 		}
 		logf(logw, "%s %d: raw load", spec.Store, spec.People)
-		start := time.Now()
-		err = raw.raw(ctx, benchOrg, people)
-		res.Raw = time.Since(start).Seconds()
+		load, err := raw.raw(ctx, benchOrg, people)
+		if err == nil {
+			start := time.Now()
+			err = load(ctx)
+			res.Raw = time.Since(start).Seconds()
+		}
 		if cerr := raw.close(); err == nil {
 			err = cerr
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,25 +153,58 @@ func pgColumns(ctx context.Context, pool *pgxpool.Pool, schema, table string, kn
 	return cols, rows.Err()
 }
 
-// rawPostgres writes people into pgstore's tables in schema: per batch of
-// rawBatch, one transaction that COPYs the rows into temporary tables and
-// merges each into its table with INSERT … ON CONFLICT, then sets the
-// journal counter.
-func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, people []rawPerson) error {
+// rawPostgres prepares the rows of people for pgstore's tables in schema
+// and returns the load, which the caller times: per batch of rawBatch, one
+// transaction that COPYs the rows into temporary tables and merges each
+// into its table with INSERT … ON CONFLICT, then sets the journal counter.
+func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, people []rawPerson) (func(context.Context) error, error) {
 	if len(people) == 0 {
-		return nil
+		return func(context.Context) error { return nil }, nil
 	}
 	now := time.Now().UnixNano()
 	qs := pgx.Identifier{schema}.Sanitize()
 	sample := pgUserValues(org, &people[0], now)
 	userCols, err := pgColumns(ctx, pool, schema, "users", sample)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	srcCols, err := pgColumns(ctx, pool, schema, "user_sources", map[string]any{"org_id": 0, "id": 0, "source": 0})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	// The side tables' columns, read too: newer schemas carry the sort key.
+	wordCols, err := pgColumns(ctx, pool, schema, "user_words", map[string]any{"org_id": 0, "word": 0, "user_id": 0, "k_last": 0})
+	if err != nil {
+		return nil, err
+	}
+	tagCols, err := pgColumns(ctx, pool, schema, "user_tags", map[string]any{"org_id": 0, "f_value": 0, "user_id": 0, "field": 0, "value": 0, "k_last": 0})
+	if err != nil {
+		return nil, err
+	}
+	// byName picks a row's values in cols order from vals, whose names are
+	// names (positions worked out once, not per row).
+	byName := func(cols, names []string) func(vals ...any) []any {
+		pos := make([]int, len(cols))
+		for k, c := range cols {
+			pos[k] = slices.Index(names, c)
+		}
+		return func(vals ...any) []any {
+			row := make([]any, len(pos))
+			for k, p := range pos {
+				row[k] = vals[p]
+			}
+			return row
+		}
+	}
+	wordRow := byName(wordCols, []string{"org_id", "word", "user_id", "k_last"})
+	tagRow := byName(tagCols, []string{"org_id", "f_value", "user_id", "field", "value", "k_last"})
+	type load = rawLoad
+	type batchLoad struct {
+		start int
+		loads []load
+		seq   int64
+	}
+	var batches []batchLoad
 	var seq int64
 	for start := 0; start < len(people); start += rawBatch {
 		batch := people[start:min(start+rawBatch, len(people))]
@@ -192,52 +226,63 @@ func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, pe
 				sources = append(sources, row)
 			}
 			for _, w := range p.words {
-				words = append(words, []any{org, w, u.ID})
+				words = append(words, wordRow(org, w, u.ID, p.kLast))
 			}
 			for _, t := range p.tagRow {
-				tags = append(tags, []any{org, t.folded, u.ID, t.field, t.value})
+				tags = append(tags, tagRow(org, t.folded, u.ID, t.field, t.value, p.kLast))
 			}
 			seq++
 			changes = append(changes, []any{org, seq, string(store.ChangeCreated), u.ID, nil, p.after, "run_raw", now})
 		}
-		type load struct {
-			table string
-			cols  []string
-			rows  [][]any
-			merge string
-		}
 		loads := []load{
 			{"users", userCols, users, `ON CONFLICT (org_id, id) DO UPDATE SET email = excluded.email, version = excluded.version`},
-			{"user_words", []string{"org_id", "word", "user_id"}, words, `ON CONFLICT DO NOTHING`},
-			{"user_tags", []string{"org_id", "f_value", "user_id", "field", "value"}, tags, `ON CONFLICT DO NOTHING`},
+			{"user_words", wordCols, words, `ON CONFLICT DO NOTHING`},
+			{"user_tags", tagCols, tags, `ON CONFLICT DO NOTHING`},
 			{"changes", []string{"org_id", "seq", "kind", "subject_id", "before", "after", "cause", "at"}, changes, `ON CONFLICT DO NOTHING`},
 		}
 		if len(srcCols) > 0 {
 			loads = append(loads, load{"user_sources", srcCols, sources, `ON CONFLICT DO NOTHING`})
 		}
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			for _, t := range loads {
-				tmp := "raw_" + t.table
-				if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+tmp+` (LIKE `+qs+`.`+t.table+`) ON COMMIT DROP`); err != nil {
-					return fmt.Errorf("temp table for %s: %w", t.table, err)
-				}
-				if _, err := tx.CopyFrom(ctx, pgx.Identifier{tmp}, t.cols, pgx.CopyFromRows(t.rows)); err != nil {
-					return fmt.Errorf("copy %s: %w", t.table, err)
-				}
-				cols := strings.Join(t.cols, ", ")
-				if _, err := tx.Exec(ctx, `INSERT INTO `+qs+`.`+t.table+` (`+cols+`) SELECT `+cols+` FROM `+tmp+` `+t.merge); err != nil {
-					return fmt.Errorf("merge %s: %w", t.table, err)
-				}
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO `+qs+`.counters (org_id, seq) VALUES ($1, $2)
-				ON CONFLICT (org_id) DO UPDATE SET seq = excluded.seq`, org, seq)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("raw PostgreSQL load, batch at %d: %w", start, err)
-		}
+		batches = append(batches, batchLoad{start, loads, seq})
 	}
-	return nil
+	return func(ctx context.Context) error {
+		for _, bl := range batches {
+			if err := rawPostgresBatch(ctx, pool, qs, org, bl.loads, bl.seq); err != nil {
+				return fmt.Errorf("raw PostgreSQL load, batch at %d: %w", bl.start, err)
+			}
+		}
+		return nil
+	}, nil
+}
+
+// rawLoad is the rows of one table in one raw PostgreSQL batch.
+type rawLoad = struct {
+	table string
+	cols  []string
+	rows  [][]any
+	merge string
+}
+
+// rawPostgresBatch writes one batch in one transaction.
+func rawPostgresBatch(ctx context.Context, pool *pgxpool.Pool, qs, org string, loads []rawLoad, seq int64) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, t := range loads {
+			tmp := "raw_" + t.table
+			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+tmp+` (LIKE `+qs+`.`+t.table+`) ON COMMIT DROP`); err != nil {
+				return fmt.Errorf("temp table for %s: %w", t.table, err)
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{tmp}, t.cols, pgx.CopyFromRows(t.rows)); err != nil {
+				return fmt.Errorf("copy %s: %w", t.table, err)
+			}
+			cols := strings.Join(t.cols, ", ")
+			if _, err := tx.Exec(ctx, `INSERT INTO `+qs+`.`+t.table+` (`+cols+`) SELECT `+cols+` FROM `+tmp+` `+t.merge); err != nil {
+				return fmt.Errorf("merge %s: %w", t.table, err)
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+qs+`.counters (org_id, seq) VALUES ($1, $2)
+				ON CONFLICT (org_id) DO UPDATE SET seq = excluded.seq`, org, seq)
+		return err
+	})
 }
 
 // The statements sqlitestore writes a new person's side rows and journal
@@ -279,8 +324,8 @@ func sqliteUserValues(org string, p *rawPerson, now int64) map[string]any {
 
 // sqliteColumns returns the columns of table but its integer primary key,
 // and an error naming a NOT NULL column without default that known lacks.
-func sqliteColumns(ctx context.Context, tx *sql.Tx, table string, known map[string]any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name, "notnull", dflt_value IS NOT NULL, pk FROM pragma_table_info(?)`, table)
+func sqliteColumns(ctx context.Context, db *sql.DB, table string, known map[string]any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name, "notnull", dflt_value IS NOT NULL, pk FROM pragma_table_info(?)`, table)
 	if err != nil {
 		return nil, fmt.Errorf("raw SQLite load: columns of %s: %w", table, err)
 	}
@@ -302,11 +347,40 @@ func sqliteColumns(ctx context.Context, tx *sql.Tx, table string, known map[stri
 	return cols, rows.Err()
 }
 
-// rawSQLite writes people into sqlitestore's tables with prepared
-// statements in one transaction, on db (a connection to a migrated file),
-// and the summed facet counts, where the schema keeps them.
-func rawSQLite(ctx context.Context, db *sql.DB, org string, people []rawPerson) (err error) {
+// rawSQLite prepares the rows of people for sqlitestore's tables and
+// returns the load, which the caller times: prepared statements in one
+// transaction, on db (a connection to a migrated file), and the summed facet
+// counts, where the schema keeps them.
+func rawSQLite(ctx context.Context, db *sql.DB, org string, people []rawPerson) (func(context.Context) error, error) {
 	now := time.Now().UnixNano()
+	var cols []string
+	if len(people) > 0 {
+		var err error
+		if cols, err = sqliteColumns(ctx, db, "dirsync_users", sqliteUserValues(org, &people[0], now)); err != nil {
+			return nil, err
+		}
+	}
+	var hasCounts int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'dirsync_facet_counts'`).Scan(&hasCounts); err != nil {
+		return nil, fmt.Errorf("raw SQLite load: %w", err)
+	}
+	// Every person's users row, in cols order, before the clock starts.
+	userArgs := make([][]any, len(people))
+	for i := range people {
+		vals := sqliteUserValues(org, &people[i], now)
+		row := make([]any, len(cols))
+		for k, c := range cols {
+			row[k] = vals[c]
+		}
+		userArgs[i] = row
+	}
+	return func(ctx context.Context) error {
+		return rawSQLiteLoad(ctx, db, org, people, cols, userArgs, hasCounts > 0, now)
+	}, nil
+}
+
+// rawSQLiteLoad is the timed part of rawSQLite.
+func rawSQLiteLoad(ctx context.Context, db *sql.DB, org string, people []rawPerson, cols []string, userArgs [][]any, hasCounts bool, now int64) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("raw SQLite load: begin: %w", err)
@@ -318,14 +392,6 @@ func rawSQLite(ctx context.Context, db *sql.DB, org string, people []rawPerson) 
 	}()
 	if len(people) == 0 {
 		return tx.Commit()
-	}
-	cols, err := sqliteColumns(ctx, tx, "dirsync_users", sqliteUserValues(org, &people[0], now))
-	if err != nil {
-		return err
-	}
-	var hasCounts int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'dirsync_facet_counts'`).Scan(&hasCounts); err != nil {
-		return fmt.Errorf("raw SQLite load: %w", err)
 	}
 	userInsert := `INSERT INTO dirsync_users (` + strings.Join(cols, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(cols)-1) +
 		`) ON CONFLICT (org, id) DO UPDATE SET email = excluded.email RETURNING uid`
@@ -342,16 +408,11 @@ func rawSQLite(ctx context.Context, db *sql.DB, org string, people []rawPerson) 
 		active               bool
 	}
 	counts := map[countKey]int{}
-	args := make([]any, len(cols))
 	for i := range people {
 		p := &people[i]
 		u := p.u
-		vals := sqliteUserValues(org, p, now)
-		for k, c := range cols {
-			args[k] = vals[c]
-		}
 		var uid int64
-		if err := insUser.QueryRowContext(ctx, args...).Scan(&uid); err != nil {
+		if err := insUser.QueryRowContext(ctx, userArgs[i]...).Scan(&uid); err != nil {
 			return fmt.Errorf("raw SQLite load: user %s: %w", u.ID, err)
 		}
 		for _, w := range p.words {
@@ -379,7 +440,7 @@ func rawSQLite(ctx context.Context, db *sql.DB, org string, people []rawPerson) 
 			return fmt.Errorf("raw SQLite load: journal entry of %s: %w", u.ID, err)
 		}
 	}
-	if hasCounts > 0 {
+	if hasCounts {
 		for k, n := range counts {
 			if _, err := tx.ExecContext(ctx, sqliteCountAdd, org, k.facet, k.folded, k.value, k.active, n); err != nil {
 				return fmt.Errorf("raw SQLite load: facet counts: %w", err)

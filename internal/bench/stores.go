@@ -36,8 +36,9 @@ type benchStore struct {
 	// writes returns a function that counts the rows written since
 	// writes was called (for memstore: journal entries).
 	writes func(ctx context.Context) (func(ctx context.Context) (int64, error), error)
-	// raw writes people the raw way; nil for memstore.
-	raw func(ctx context.Context, org string, people []rawPerson) error
+	// raw prepares people's rows for the raw load and returns the load
+	// itself, which the caller times; nil for memstore.
+	raw func(ctx context.Context, org string, people []rawPerson) (func(context.Context) error, error)
 	// settle brings the database's planner statistics up to date after a
 	// bulk load, as PostgreSQL's autovacuum does within a minute; nil
 	// where the store has nothing to do.
@@ -121,7 +122,7 @@ func openSQLite(ctx context.Context, path string) (*benchStore, error) {
 		}
 		return err
 	}
-	bs.raw = func(ctx context.Context, org string, people []rawPerson) error {
+	bs.raw = func(ctx context.Context, org string, people []rawPerson) (func(context.Context) error, error) {
 		return rawSQLite(ctx, db, org, people)
 	}
 	bs.writes = func(ctx context.Context) (func(context.Context) (int64, error), error) {
@@ -205,7 +206,7 @@ func openPostgres(ctx context.Context, dsn, schema string) (*benchStore, error) 
 		st.Close()
 		return err
 	}
-	bs.raw = func(ctx context.Context, org string, people []rawPerson) error {
+	bs.raw = func(ctx context.Context, org string, people []rawPerson) (func(context.Context) error, error) {
 		return rawPostgres(ctx, st.Pool(), schema, org, people)
 	}
 	bs.settle = func(ctx context.Context) error {
