@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -36,6 +37,11 @@ type whereBuilder struct {
 	// ordered leaves the driving filter out of conds: the query reads it
 	// as an ordered source of (k_last, user_id) pairs (see orderedSource).
 	ordered bool
+	// pairConds (ordered reads only) filter the driving pairs d before
+	// their users are read: a tag filter that does not drive is an
+	// index-only probe of user_tags per pair, a few index pages instead of
+	// a user row.
+	pairConds []string
 }
 
 func (w *whereBuilder) add(field int, cond string) {
@@ -85,6 +91,9 @@ func buildWhereMode(orgID string, q search.Query, d *driver) *whereBuilder {
 		switch {
 		case w.ordered && d.drivesTags():
 			// The driving filter: read by orderedSource.
+		case w.ordered:
+			w.pairConds = append(w.pairConds, "EXISTS (SELECT 1 FROM {S}.user_tags t WHERE t.org_id = $1 AND t.f_value = ANY("+
+				w.arg(f)+") AND t.k_last = d.k_last AND t.user_id = d.user_id)")
 		case !w.inRow:
 			w.add(skipTag, "u.id IN (SELECT t.user_id FROM {S}.user_tags t WHERE t.org_id = $1 AND t.f_value = ANY("+w.arg(f)+"))")
 		case d.tags:
@@ -369,7 +378,13 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 	for k, i := range simple {
 		c := termN[k]
 		if ordered {
-			c = termN[k]*pairCost + reads(termN[k])
+			// The pairs walked to fill the page; with a tag filter, each
+			// is probed in user_tags and only those holding it are read.
+			walkedPairs, rowsPer := reads(termN[k]), 1.0
+			if len(tags) > 0 {
+				rowsPer = probeCost + min(tagN, total)/total
+			}
+			c = termN[k]*pairCost + walkedPairs*rowsPer
 		}
 		if c < best {
 			best, d.tags, d.term = c, false, i
@@ -406,6 +421,11 @@ func takeFor(page, n, matches float64) int {
 	}
 	return int(t)
 }
+
+// probeCost is the cost of one index-only probe of user_tags for a (tag,
+// sort key, ID) as a fraction of reading a user row: a few index pages,
+// most of them cached (about 6 µs measured at 1M, against 20 µs or more).
+const probeCost = 1.0 / 4
 
 // planRows returns the row estimate of an EXPLAIN (FORMAT JSON) output, or
 // 0 if it cannot be read.
@@ -477,7 +497,11 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 		od.ordered = true
 		w := buildWhereMode(orgID, q, &od)
 		src := w.orderedSource(q, &od, pos, hasCursor)
-		join := ` CROSS JOIN LATERAL (SELECT * FROM {S}.users u WHERE ` + w.sql(skipNone) + ` AND u.id = d.user_id OFFSET 0) u
+		// Conditions on the pair alone run before the user's row is read
+		// (the planner makes them a one-time filter of each rescan); in
+		// the outer WHERE it would hash-join every pair first.
+		conds := append(slices.Clone(w.pairConds), w.sql(skipNone))
+		join := ` CROSS JOIN LATERAL (SELECT * FROM {S}.users u WHERE ` + strings.Join(conds, " AND ") + ` AND u.id = d.user_id OFFSET 0) u
 			ORDER BY d.k_last, d.user_id LIMIT ` + w.arg(q.Limit+1)
 		if d.take > 0 {
 			// The first take pairs (a top-N sort), and how many there
