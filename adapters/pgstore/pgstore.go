@@ -35,19 +35,28 @@
 //     and compared bytewise (COLLATE "C"): folded department, division,
 //     office and sort keys on the users table, each of the three filters
 //     with an (org, value, last-name key, id) index; tags and name/email
-//     words in side tables keyed (org, value, user), and again as arrays in
-//     the users row (tag_fields, tag_values, words). A text term is a range
-//     word >= prefix AND word < successor(prefix). Pages are keyset
-//     pagination on (sort key, ID).
+//     words in side tables keyed (org, value, last-name key, user)
+//     (migration 002), and again as arrays in the users row (tag_fields,
+//     tag_values, words). A text term is a range word >= prefix AND
+//     word < successor(prefix). Pages are keyset pagination on (sort key,
+//     ID). A single filter value compares with =, so its index is read in
+//     sort order.
 //   - Apply keeps facet_counts: people per (facet, folded value, spelling,
 //     status). Whole-org facets and every facet label read those rows; a
 //     filtered facet counts the matching people's columns and tag arrays
 //     (one GROUPING SETS pass and one unnest pass). Search sizes a tag
 //     filter from facet_counts and each simple text term by counting up to
-//     1000 of its user_words rows, then either walks the sort index,
-//     checking tags and words on each row, or, when the smallest of those
-//     sets is smaller than the rows the walk is expected to read, looks up
-//     that set's IDs by primary key and sorts them.
+//     5000 of its user_words rows (beyond that, by the planner's estimate),
+//     prices each plan in user rows read, and takes the cheapest: walk the
+//     sort index (or a field filter's index), checking tags and words on
+//     each row; or, in the default sort, read (last-name key, user) pairs
+//     from the side tables — a tag's index range is already in page order
+//     and is read with LIMIT; a term's pairs come from the index alone and
+//     only the first few thousand are sorted (top-N), read again with more
+//     if the page comes back short; a tag with terms reads the intersection
+//     of their pairs — probing a tag that does not drive in user_tags per
+//     pair, and reading only the users of the page. In the other sorts a
+//     small tag or term set is looked up by primary key and sorted.
 //
 // # Caveats
 //
@@ -61,12 +70,14 @@
 //   - LoadUsers by idp ID or email without OnlyInactive reads all of the
 //     org's rows (only inactive users are indexed for identity matching).
 //   - Search costs one extra round trip (sizing the filters) when it has a
-//     tag or text filter. At a million people in one org, a tag or text
-//     filter between about 0.1% and a few percent of the org is slow
-//     either way (thousands of primary-key lookups, or a long walk): the
-//     side tables do not carry the sort key, so such a page is not one
-//     ordered index range. Facets filtered to a large share of a big org
-//     read those rows' heap tuples.
+//     tag or text filter. At a million people in one org (measured on a
+//     loaded 2-core machine whose 128 MB of shared buffers hold little of
+//     it), two-letter prefixes matching tens of thousands of words, a rare
+//     tag with a common prefix, and two field filters that each match many
+//     people but together few still read thousands of index entries or
+//     rows (tens of ms). Facets filtered to a large share of a big org read
+//     those rows' heap tuples (seconds at 250k people): pair counts kept by
+//     Apply would answer single-filter facets.
 //   - RedactSubject and PruneChanges scan the org's journal; they are meant
 //     for occasional maintenance, not for a hot path.
 //   - Open turns PostgreSQL's JIT compilation off for its connections (it
