@@ -515,6 +515,7 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 			ORDER BY d.k_last, d.user_id) d` + join), w.args
 	}
 	w := buildWhereMode(orgID, q, d)
+	twoPhase := d == nil && q.Sort == search.SortLastName && fieldFiltered(q)
 	key := sortColumn(q.Sort)
 	if hasCursor {
 		if q.Sort == search.SortID {
@@ -529,7 +530,22 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 		order = "u.id"
 	}
 	limit := w.arg(q.Limit + 1)
+	if twoPhase {
+		// The page's IDs first, from the field indexes alone (they
+		// include the other fields and the status), then its users.
+		return s.sql(`SELECT ` + userSelect + ` FROM (SELECT u.k_last, u.id FROM {S}.users u WHERE ` + w.sql(skipNone) +
+			` ORDER BY ` + order + ` LIMIT ` + limit + `) p
+			CROSS JOIN LATERAL (SELECT * FROM {S}.users u WHERE u.org_id = $1 AND u.id = p.id OFFSET 0) u
+			ORDER BY p.k_last, p.id`), w.args
+	}
 	return s.sql(`SELECT ` + userSelect + ` FROM {S}.users u WHERE ` + w.sql(skipNone) + ` ORDER BY ` + order + ` LIMIT ` + limit), w.args
+}
+
+// fieldFiltered reports whether q filters by department, division or
+// office.
+func fieldFiltered(q search.Query) bool {
+	return len(search.FoldedValues(q.Departments)) > 0 || len(search.FoldedValues(q.Divisions)) > 0 ||
+		len(search.FoldedValues(q.Offices)) > 0
 }
 
 // searchPage reads the users of one page of q (up to q.Limit+1) with d.
