@@ -276,6 +276,7 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 		rarest, p.driveTags = tagCount, true
 	}
 	termCounts := make([]int, len(terms))
+	rareTerm, rareTermAt := "", 0 // the plain term with the fewest matches
 	for i, term := range terms {
 		bound := rowFactor * page
 		q := `SELECT count(*) FROM (SELECT 1 FROM dirsync_user_words WHERE org = ? AND word >= ? LIMIT ?)`
@@ -290,6 +291,9 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 		if plainTerm(term) && (rarest < 0 || termCounts[i] < rarest) {
 			rarest, p.driveTags, p.driveTerm = termCounts[i], false, term
 		}
+		if plainTerm(term) && (rareTerm == "" || termCounts[i] < termCounts[rareTermAt]) {
+			rareTerm, rareTermAt = term, i
+		}
 	}
 	if fields {
 		p.driveTags, p.driveTerm = false, ""
@@ -301,7 +305,53 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 		}
 		return p, nil
 	}
-	if rarest >= 0 && rarest < rareFactor*page {
+	drive := rarest >= 0 && rarest < rareFactor*page
+	if rarest >= rareFactor*page {
+		// Driving reads a row per match of the driver; walking reads about
+		// org size × page / matches index entries, each about a tenth of a
+		// row read, more when the row checks (tags from rowFactor pages,
+		// terms counted up to it) thin the matches out. So a driver of m
+		// matches beats the walk while m² < org size × page / (10 ×
+		// density of the row checks): 226 at 10k people, 714 at 100k.
+		n, err := s.orgSizeEstimate(ctx, tx, org)
+		if err != nil {
+			return p, err
+		}
+		n = max(n, rarest)
+		density := 1.0
+		if len(tags) > 0 && tagCount >= rowFactor*page {
+			density *= min(1, float64(tagCount)/float64(n))
+		}
+		for i := range terms {
+			if termCounts[i] >= rowFactor*page {
+				density *= min(1, float64(termCounts[i])/float64(n))
+			}
+		}
+		drive = float64(rarest)*float64(rarest)*10*density < float64(n)*float64(page)
+		// Except that a prefix's matches are not spread over the sort
+		// order: those of a prefix of last names lie together in the
+		// last-name order, and the walk reaches "zh" after most of the
+		// org. A term drives whenever reading its rows costs less than
+		// walking the whole org (15 ms at 100k people, for 800 "zh"
+		// words where driving took about 1).
+		// (Two listed conditions are intersected instead, which costs
+		// less.)
+		listed := 0
+		if len(tags) > 0 && tagCount < rowFactor*page {
+			listed++
+		}
+		for i := range terms {
+			if termCounts[i] < rowFactor*page {
+				listed++
+			}
+		}
+		if !drive && rareTerm != "" && listed == 1 {
+			if m := termCounts[rareTermAt]; m < rowFactor*page && m*10 < n {
+				drive, p.driveTags, p.driveTerm = true, false, rareTerm
+			}
+		}
+	}
+	if drive {
 		// The driving rows are read anyway: every other condition is
 		// checked on them.
 		p.tagProbe = len(tags) > 0 && !p.driveTags
@@ -333,6 +383,16 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 	p.intersect = listed >= 2 && plain
 	p.sortIndex = !p.intersect
 	return p, nil
+}
+
+// orgSizeEstimate is about the number of people in org, from the stored
+// facet counts: the most people counted by department, division or office
+// (people with none of them are missed, so it errs low).
+func (s *Store) orgSizeEstimate(ctx context.Context, tx *sql.Tx, org string) (int, error) {
+	var n int
+	err := s.queryRow(ctx, tx, `SELECT coalesce(max(t), 0) FROM (SELECT sum(n) AS t FROM dirsync_facet_counts
+		WHERE org = ? AND facet IN ('department', 'division', 'office') GROUP BY facet)`, []any{org}, &n)
+	return n, err
 }
 
 // chooseFieldIndex sets p.index when q filters by more than one of

@@ -60,9 +60,12 @@
 // counts before SQLite plans the statement (the store keeps no ANALYZE
 // statistics, and without them SQLite walks the sort order's index for
 // every query): for a query filtered only by tags and text, a condition
-// matching fewer than 3 pages of people drives it (its people are looked up
-// by row ID and sorted, the other conditions checked on their rows);
-// otherwise each condition is checked against a list of its people, or,
+// matching few people drives it (its people are looked up by row ID and
+// sorted, the other conditions checked on their rows): fewer than 3 pages,
+// or fewer than sqrt(org size × page / 10) (the org size estimated from the
+// facet counts), or, for a lone listed text term, under a tenth of the org
+// (a prefix's matches may all lie late in the sort order); otherwise each
+// condition is checked against a list of its people, or,
 // when it matches 80 pages' worth or more (a 1-letter prefix at 10k
 // people), on each candidate's row: a tag in the f_tags column, a text term
 // in Go against the words of the folded names and email (up to 16 pages of
