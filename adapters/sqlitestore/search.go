@@ -332,8 +332,9 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 		// order: those of a prefix of last names lie together in the
 		// last-name order, and the walk reaches "zh" after most of the
 		// org. A term drives whenever reading its rows costs less than
-		// walking the whole org (15 ms at 100k people, for 800 "zh"
-		// words where driving took about 1).
+		// walking the whole org, under 1/25 of it (a row read costs about
+		// 25 index entries of the walk): at 100k people the walk took 15
+		// ms to fill a page of "zh" (800 words), driving 2.
 		// (Two listed conditions are intersected instead, which costs
 		// less.)
 		listed := 0
@@ -346,7 +347,7 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 			}
 		}
 		if !drive && rareTerm != "" && listed == 1 {
-			if m := termCounts[rareTermAt]; m < rowFactor*page && m*10 < n {
+			if m := termCounts[rareTermAt]; m < rowFactor*page && m*25 < n {
 				drive, p.driveTags, p.driveTerm = true, false, rareTerm
 			}
 		}

@@ -63,7 +63,7 @@
 // matching few people drives it (its people are looked up by row ID and
 // sorted, the other conditions checked on their rows): fewer than 3 pages,
 // or fewer than sqrt(org size × page / 10) (the org size estimated from the
-// facet counts), or, for a lone listed text term, under a tenth of the org
+// facet counts), or, for a lone listed text term, under 1/25 of the org
 // (a prefix's matches may all lie late in the sort order); otherwise each
 // condition is checked against a list of its people, or,
 // when it matches 80 pages' worth or more (a 1-letter prefix at 10k
