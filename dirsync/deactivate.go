@@ -86,7 +86,7 @@ func (r *runState) applyDeactivations(cands []pendingDeactivation) error {
 		}
 		rows := map[string]*store.User{}
 		if len(exts) > 0 {
-			us, err := s.st.LoadUsers(r.ctx, store.LoadUsersRequest{OrgID: s.cfg.OrgID, SourceID: s.source, ExternalIDs: exts})
+			us, err := loadByExternalID(r.ctx, s.st, s.cfg.OrgID, s.source, exts)
 			if err != nil {
 				return fmt.Errorf("loading users to deactivate: %w", err)
 			}
@@ -204,7 +204,7 @@ func (s *Syncer) Approve(ctx context.Context, runID string) (store.SyncRun, erro
 		for i, h := range batch {
 			exts[i] = h.ExternalID
 		}
-		us, err := s.st.LoadUsers(ctx, store.LoadUsersRequest{OrgID: org, SourceID: run.SourceID, ExternalIDs: exts})
+		us, err := loadByExternalID(ctx, s.st, org, run.SourceID, exts)
 		if err != nil {
 			return run, fmt.Errorf("dirsync: loading held users: %w", err)
 		}

@@ -124,9 +124,8 @@ func loadCandidates(ctx context.Context, st store.Store, org, source string, ins
 	for i := range ins {
 		c.requested[ins[i].rec.ExternalID] = struct{}{}
 	}
-	const chunk = 1000
-	for start := 0; start < len(ins); start += chunk {
-		end := min(start+chunk, len(ins))
+	for start := 0; start < len(ins); start += loadChunk {
+		end := min(start+loadChunk, len(ins))
 		req := store.LoadUsersRequest{OrgID: org, SourceID: source, OnlyInactive: true}
 		for i := start; i < end; i++ {
 			in := &ins[i]
@@ -169,6 +168,21 @@ func loadCandidates(ctx context.Context, st store.Store, org, source string, ins
 		}
 	}
 	return c, nil
+}
+
+// loadByExternalID loads the source's users with these external IDs (and
+// any other rows the store returns for them), in look-ups of at most
+// loadChunk IDs, whatever the batch size.
+func loadByExternalID(ctx context.Context, st store.Store, org, source string, exts []string) ([]store.User, error) {
+	var out []store.User
+	for start := 0; start < len(exts); start += loadChunk {
+		us, err := st.LoadUsers(ctx, store.LoadUsersRequest{OrgID: org, SourceID: source, ExternalIDs: exts[start:min(start+loadChunk, len(exts))]})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, us...)
+	}
+	return out, nil
 }
 
 // matchEmail is the email a record is matched by: the mapped one, else the

@@ -18,8 +18,9 @@
 //     state, version) and streams the provider's listing. A record whose
 //     source hash, mapping version and state equal the snapshot's is
 //     unchanged: it is hashed, not mapped, and no row is loaded. The others
-//     are mapped and queued; every BatchSize of them are loaded in one
-//     LoadUsers, diffed with store.Diff, and written in one Apply.
+//     are mapped and queued; every BatchSize of them are loaded (LoadUsers,
+//     1000 IDs a call), diffed with store.Diff, and written in one Apply,
+//     which runs while the next batch is mapped (one write in flight).
 //  3. A changed source record with an unchanged profile rewrites the row
 //     without a journal entry; a changed profile is one updated entry with
 //     only the changed fields. Every write is a compare-and-set on the row

@@ -499,7 +499,7 @@ func (e *eventCtx) directoryDeleted(ctx context.Context) (EventResult, error) {
 	}
 	total := 0
 	for start := 0; start < len(exts); start += s.cfg.BatchSize {
-		us, err := s.st.LoadUsers(ctx, store.LoadUsersRequest{OrgID: s.cfg.OrgID, SourceID: s.source, ExternalIDs: exts[start:min(start+s.cfg.BatchSize, len(exts))]})
+		us, err := loadByExternalID(ctx, s.st, s.cfg.OrgID, s.source, exts[start:min(start+s.cfg.BatchSize, len(exts))])
 		if err != nil {
 			return EventResult{}, err
 		}

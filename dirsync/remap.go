@@ -46,9 +46,8 @@ func storedRecords(ctx context.Context, st store.Store, org, source string, logf
 		return fmt.Errorf("reading the store's snapshot: %w", err)
 	}
 	slices.Sort(exts)
-	const chunk = 1000
-	for start := 0; start < len(exts); start += chunk {
-		us, err := st.LoadUsers(ctx, store.LoadUsersRequest{OrgID: org, SourceID: source, ExternalIDs: exts[start:min(start+chunk, len(exts))]})
+	for start := 0; start < len(exts); start += loadChunk {
+		us, err := st.LoadUsers(ctx, store.LoadUsersRequest{OrgID: org, SourceID: source, ExternalIDs: exts[start:min(start+loadChunk, len(exts))]})
 		if err != nil {
 			return fmt.Errorf("loading stored users: %w", err)
 		}

@@ -775,3 +775,30 @@ func TestHeartbeatKeepsTheLeaseAndTheRunAliveWhileAListingWaits(t *testing.T) {
 		t.Errorf("%d users stored", n)
 	}
 }
+
+// Batches larger than the store's look-up limit (1000 IDs a LoadUsers)
+// must still load, diff and deactivate everyone.
+func TestBatchesLargerThanTheLookupLimit(t *testing.T) {
+	t.Parallel()
+	e := setup(t, 2500, func(e *env) {
+		e.cfg.BatchSize = 2500
+		e.cfg.Guard.MaxDeactivateFraction = 1
+		e.p.SetPageSize(500)
+	})
+	if run := e.sync(); run.Counts.Created != 2500 {
+		t.Fatalf("cold sync counts %+v", run.Counts)
+	}
+	var gone []string
+	for _, r := range e.p.Records()[:1200] {
+		gone = append(gone, r.ExternalID)
+	}
+	e.p.RemoveUsers(gone...)
+	e.p.UpdateUser(e.p.Records()[0].ExternalID, func(r *mapping.Record) { r.LastName = "Changed" })
+	run := e.sync()
+	if run.Counts.Deactivated != 1200 || run.Counts.Updated != 1 || run.Counts.Unchanged != 1299 {
+		t.Errorf("resync counts %+v; want 1200 deactivated, 1 updated, 1299 unchanged", run.Counts)
+	}
+	if active, all := e.activeCount(); active != 1300 || all != 2500 {
+		t.Errorf("%d active of %d; want 1300 of 2500", active, all)
+	}
+}
