@@ -180,8 +180,17 @@ const (
 		f_email, f_department, f_division, f_office, f_tags, sk_last, sk_first, sk_email)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUserLoad = `SELECT uid, version, external_id, provider_updated_at, first_name, last_name, email, tags,
-		department, division, office, active
+		department, division, office, active,
+		source_id, idp_id, f_email, f_department, f_division, f_office, f_tags, sk_last, sk_first, sk_email
 		FROM dirsync_users WHERE org = ? AND id = ?`
+	// qUserUpdateRow updates a user whose indexed columns (source and
+	// external ID, idp ID, state, folded values, sort keys) stay as they
+	// are: SQLite leaves alone every index whose columns the SET list does
+	// not name, so a remap that changes titles touches no index at all.
+	qUserUpdateRow = `UPDATE dirsync_users SET email = ?, first_name = ?, last_name = ?, department = ?, division = ?,
+		office = ?, title = ?, tags = ?, source = ?, source_hash = ?, profile_hash = ?, mapping_version = ?,
+		provider_updated_at = ?, version = version + 1, updated_at = ?, deactivated_at = ?
+		WHERE uid = ? AND version = ?`
 	qUserUpdate = `UPDATE dirsync_users SET source_id = ?, external_id = ?, idp_id = ?, email = ?, first_name = ?,
 		last_name = ?, department = ?, division = ?, office = ?, title = ?, tags = ?, active = ?, source = ?,
 		source_hash = ?, profile_hash = ?, mapping_version = ?, provider_updated_at = ?, version = version + 1,
@@ -541,10 +550,17 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 		return fmt.Errorf("%w: provider updated_at %s is older than the stored %s", store.ErrStale,
 			u.ProviderUpdatedAt.UTC().Format(time.RFC3339Nano), fromNanos(old.providerUpdatedAt).Format(time.RFC3339Nano))
 	}
-	n, err := t.execN(qUserUpdate, u.SourceID, u.ExternalID, u.IdpID, u.Email, u.FirstName, u.LastName,
-		u.Department, u.Division, u.Office, u.Title, d.tags, u.Active, nullBytes(u.Source), u.SourceHash, u.ProfileHash,
-		u.MappingVersion, toNanos(u.ProviderUpdatedAt), now.UnixNano(), toNanosPtr(u.DeactivatedAt),
-		d.fEmail, d.fDept.folded, d.fDiv.folded, d.fOffice.folded, d.fTags, d.skLast, d.skFirst, d.skEmail, old.uid, w.ExpectVersion)
+	var n int64
+	if old.externalID == u.ExternalID && old.active == u.Active && old.indexed == indexedOf(u, &d) {
+		n, err = t.execN(qUserUpdateRow, u.Email, u.FirstName, u.LastName, u.Department, u.Division, u.Office, u.Title,
+			d.tags, nullBytes(u.Source), u.SourceHash, u.ProfileHash, u.MappingVersion, toNanos(u.ProviderUpdatedAt),
+			now.UnixNano(), toNanosPtr(u.DeactivatedAt), old.uid, w.ExpectVersion)
+	} else {
+		n, err = t.execN(qUserUpdate, u.SourceID, u.ExternalID, u.IdpID, u.Email, u.FirstName, u.LastName,
+			u.Department, u.Division, u.Office, u.Title, d.tags, u.Active, nullBytes(u.Source), u.SourceHash, u.ProfileHash,
+			u.MappingVersion, toNanos(u.ProviderUpdatedAt), now.UnixNano(), toNanosPtr(u.DeactivatedAt),
+			d.fEmail, d.fDept.folded, d.fDiv.folded, d.fOffice.folded, d.fTags, d.skLast, d.skFirst, d.skEmail, old.uid, w.ExpectVersion)
+	}
 	if err != nil {
 		err = interpretError(err)
 		if errors.Is(err, store.ErrConflict) {
@@ -632,13 +648,29 @@ type oldUser struct {
 	tags                         []mapping.Tag
 	department, division, office string
 	active                       bool
+	// indexed is the row's other indexed text columns, in indexedCols
+	// order.
+	indexed indexedCols
+}
+
+// indexedCols are the indexed text columns of a users row but the IDs:
+// source_id, idp_id, f_email, f_department, f_division, f_office, f_tags,
+// sk_last, sk_first, sk_email.
+type indexedCols [10]string
+
+// indexedOf returns the indexedCols u's row will have.
+func indexedOf(u *store.User, d *derived) indexedCols {
+	return indexedCols{u.SourceID, u.IdpID, d.fEmail, d.fDept.folded, d.fDiv.folded, d.fOffice.folded,
+		d.fTags, d.skLast, d.skFirst, d.skEmail}
 }
 
 func loadForWrite(t *txn, org, id string) (oldUser, error) {
 	var o oldUser
 	var tags string
 	err := t.queryRow(qUserLoad, []any{org, id}, &o.uid, &o.version, &o.externalID, &o.providerUpdatedAt,
-		&o.firstName, &o.lastName, &o.email, &tags, &o.department, &o.division, &o.office, &o.active)
+		&o.firstName, &o.lastName, &o.email, &tags, &o.department, &o.division, &o.office, &o.active,
+		&o.indexed[0], &o.indexed[1], &o.indexed[2], &o.indexed[3], &o.indexed[4], &o.indexed[5], &o.indexed[6],
+		&o.indexed[7], &o.indexed[8], &o.indexed[9])
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("%w: org %q has no user %q", store.ErrConflict, org, id)
 	}

@@ -40,6 +40,7 @@ func failureRequest(now time.Time) store.ApplyRequest {
 			{User: store.User{OrgID: "acme", SourceID: "src", ID: "u1", ExternalID: "x1", FirstName: "Ann",
 				Tags: []mapping.Tag{{Field: "team", Value: "Mobile"}}}},
 			{User: store.User{OrgID: "acme", SourceID: "src", ID: "u2", ExternalID: "x2", FirstName: "Bob", Active: true}, ExpectVersion: 3},
+			{User: narrowUser, ExpectVersion: 2},
 		},
 		Groups:     []store.GroupWrite{{Group: store.Group{OrgID: "acme", SourceID: "src", ID: "g1", ExternalID: "gx1", Name: "Eng"}}},
 		Members:    []store.MemberWrite{{Membership: store.Membership{UserID: "u1", GroupID: "g1"}}},
@@ -49,21 +50,39 @@ func failureRequest(now time.Time) store.ApplyRequest {
 	}
 }
 
+// narrowUser is failureRequest's update that keeps every indexed column
+// (a new title), which Apply writes with qUserUpdateRow.
+var narrowUser = store.User{OrgID: "acme", SourceID: "src", ID: "u3", ExternalID: "x3", FirstName: "Cy", LastName: "Dee",
+	Title: "Lead", Active: true}
+
+// userLoadCols are the columns qUserLoad returns.
+var userLoadCols = []string{"uid", "version", "external_id", "provider_updated_at", "first_name", "last_name", "email", "tags",
+	"department", "division", "office", "active", "source_id", "idp_id", "f_email", "f_department", "f_division", "f_office",
+	"f_tags", "sk_last", "sk_first", "sk_email"}
+
 // failureSteps lists the statements of failureRequest, in the order Apply
 // runs them, with what each returns when it succeeds.
 func failureSteps(now time.Time) []mockStep {
 	future := now.Add(time.Hour).UnixNano()
+	d, err := derive(&narrowUser)
+	if err != nil {
+		panic(err)
+	}
+	narrow := indexedOf(&narrowUser, &d)
 	return []mockStep{
 		{op: "apply lease", query: qLeaseCheck, cols: []string{"token", "expires_at"}, vals: [][]driver.Value{{"tok", future}}},
 		{op: "apply event", query: qEventInsert, res: sqlmock.NewResult(1, 1)},
 		{op: "apply user[0]", query: qUserInsert, res: sqlmock.NewResult(7, 1)},
 		{op: "apply user[0]", query: qWordInsert, res: sqlmock.NewResult(1, 1)},
 		{op: "apply user[0]", query: qTagInsert, res: sqlmock.NewResult(1, 1)},
-		{op: "apply user[1]", query: qUserLoad,
-			cols: []string{"uid", "version", "external_id", "provider_updated_at", "first_name", "last_name", "email", "tags",
-				"department", "division", "office", "active"},
-			vals: [][]driver.Value{{int64(8), int64(3), "x2", nil, "Bob", "", "", "[]", "", "", "", true}}},
+		{op: "apply user[1]", query: qUserLoad, cols: userLoadCols,
+			vals: [][]driver.Value{{int64(8), int64(3), "x2", nil, "Bob", "", "", "[]", "", "", "", true,
+				"src", "", "", "", "", "", "[]", "", "", ""}}},
 		{op: "apply user[1]", query: qUserUpdate, res: sqlmock.NewResult(0, 1)},
+		{op: "apply user[2]", query: qUserLoad, cols: userLoadCols, reused: true,
+			vals: [][]driver.Value{{int64(9), int64(2), "x3", nil, "Cy", "Dee", "", "[]", "", "", "", true,
+				narrow[0], narrow[1], narrow[2], narrow[3], narrow[4], narrow[5], narrow[6], narrow[7], narrow[8], narrow[9]}}},
+		{op: "apply user[2]", query: qUserUpdateRow, res: sqlmock.NewResult(0, 1)},
 		// Facet counts: user[0]'s team tag, as a tag field value and as a tag.
 		{op: "apply user: update facet counts", query: qCountAdd, res: sqlmock.NewResult(0, 1)},
 		{op: "apply user: update facet counts", query: qCountAdd, res: sqlmock.NewResult(0, 1), reused: true},
@@ -80,6 +99,19 @@ func failureSteps(now time.Time) []mockStep {
 // statement itself returns errInjected.
 func expect(mock sqlmock.Sqlmock, st mockStep, failPrepare, failRun bool) {
 	q := regexp.QuoteMeta(st.query)
+	if st.reused && st.cols != nil {
+		e := mock.ExpectQuery(q)
+		if failRun {
+			e.WillReturnError(errInjected)
+			return
+		}
+		rows := sqlmock.NewRows(st.cols)
+		for _, v := range st.vals {
+			rows.AddRow(v...)
+		}
+		e.WillReturnRows(rows)
+		return
+	}
 	if st.reused {
 		e := mock.ExpectExec(q)
 		if failRun {
