@@ -104,7 +104,7 @@ func (r Report) searchTable(b *strings.Builder) {
 			row(x.Store, fmt.Sprintf("%d × %s", x.Orgs, FormatSize(x.OrgPeople)), x.MultiOrg)
 		}
 	}
-	b.WriteString("\nPostgreSQL tables are analyzed (as autovacuum would) before searching; SQLite runs as the store leaves it.\n")
+	b.WriteString("\nPostgreSQL tables are vacuumed and analyzed (as autovacuum would) before searching; SQLite runs as the store leaves it.\n")
 }
 
 func secs(s float64) string {
