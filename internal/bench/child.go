@@ -272,22 +272,28 @@ func RunChild(ctx context.Context, spec Spec, logw io.Writer) (res Result, err e
 	if err != nil {
 		return res, err
 	}
-	orgs := []searchOrg{{id: benchOrg, sample: sample}}
-	if err := orgs[0].prepare(ctx, st, spec.People, true); err != nil {
-		return res, err
-	}
-	if res.Search, err = measureSearch(ctx, st, orgs, spec.Queries, spec.Runs); err != nil {
-		return res, err
-	}
+	err = measureSearches(ctx, spec, st, m, searchOrg{id: benchOrg, sample: sample}, &res, logw)
+	return res, err
+}
 
+// measureSearches measures the search mix over o, stored in st, and over
+// many orgs if spec asks for them, into res.
+func measureSearches(ctx context.Context, spec Spec, st store.Store, m mapping.Mapper, o searchOrg, res *Result, logw io.Writer) error {
+	if err := o.prepare(ctx, st, spec.People, true); err != nil {
+		return err
+	}
+	var err error
+	if res.Search, err = measureSearch(ctx, st, []searchOrg{o}, spec.Queries, spec.Runs); err != nil {
+		return err
+	}
 	if spec.Orgs > 1 && spec.Store != Memory {
 		res.Orgs, res.OrgPeople = spec.Orgs, spec.OrgPeople
 		logf(logw, "%s: loading %d orgs × %d people", spec.Store, spec.Orgs, spec.OrgPeople)
 		if res.MultiOrg, err = multiOrgSearch(ctx, spec, m); err != nil {
-			return res, err
+			return err
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // searchOnly is RunChild for Spec.SearchOnly: load the org through Apply,
@@ -314,18 +320,6 @@ func searchOnly(ctx context.Context, spec Spec, m mapping.Mapper, logw io.Writer
 		}
 	}
 	logf(logw, "%s %d: search", spec.Store, spec.People)
-	if err := o.prepare(ctx, st, spec.People, true); err != nil {
-		return res, err
-	}
-	if res.Search, err = measureSearch(ctx, st, []searchOrg{o}, spec.Queries, spec.Runs); err != nil {
-		return res, err
-	}
-	if spec.Orgs > 1 && spec.Store != Memory {
-		res.Orgs, res.OrgPeople = spec.Orgs, spec.OrgPeople
-		logf(logw, "%s: loading %d orgs × %d people", spec.Store, spec.Orgs, spec.OrgPeople)
-		if res.MultiOrg, err = multiOrgSearch(ctx, spec, m); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	err = measureSearches(ctx, spec, st, m, o, &res, logw)
+	return res, err
 }
