@@ -105,11 +105,7 @@ func expect(mock sqlmock.Sqlmock, st mockStep, failPrepare, failRun bool) {
 			e.WillReturnError(errInjected)
 			return
 		}
-		rows := sqlmock.NewRows(st.cols)
-		for _, v := range st.vals {
-			rows.AddRow(v...)
-		}
-		e.WillReturnRows(rows)
+		e.WillReturnRows(mockRows(st))
 		return
 	}
 	if st.reused {
@@ -132,11 +128,7 @@ func expect(mock sqlmock.Sqlmock, st mockStep, failPrepare, failRun bool) {
 			e.WillReturnError(errInjected)
 			return
 		}
-		rows := sqlmock.NewRows(st.cols)
-		for _, v := range st.vals {
-			rows.AddRow(v...)
-		}
-		e.WillReturnRows(rows)
+		e.WillReturnRows(mockRows(st))
 		return
 	}
 	e := p.ExpectExec()
@@ -145,6 +137,15 @@ func expect(mock sqlmock.Sqlmock, st mockStep, failPrepare, failRun bool) {
 		return
 	}
 	e.WillReturnResult(st.res)
+}
+
+// mockRows are the rows a query step returns.
+func mockRows(st mockStep) *sqlmock.Rows {
+	rows := sqlmock.NewRows(st.cols)
+	for _, v := range st.vals {
+		rows.AddRow(v...)
+	}
+	return rows
 }
 
 func newMockStore(t *testing.T, now time.Time) (*Store, sqlmock.Sqlmock) {
