@@ -550,16 +550,54 @@ func (ua *userArrays) args(org string) []any {
 // the tables' primary keys (migration 002).
 type sideRows struct {
 	wordUser, wordKey, word                          []string
+	wordLCP, delWordLCP                              []int16
 	tagUser, tagKey, tagField, tagFValue, tagValue   []string
 	delWordUser, delWordKey, delWord                 []string
 	delTagUser, delTagKey, delTagField, delTagFValue []string
 }
 
+// leadWord reports whether w is one of a user's lead words: a prefix of the
+// user's last-name sort key. user_words leaves them out (migration 004);
+// search finds the users they match in the sort index's key range.
+func leadWord(kLast, w string) bool { return strings.HasPrefix(kLast, w) }
+
+// lcpCap bounds user_words.lcp: a term longer than lcpCap bytes reads the
+// rows of every lcp.
+const lcpCap = 15
+
+// wordLCP is the user_words.lcp of word w of a user whose last-name sort
+// key is kLast: the bytes w and kLast have in common at their start, at
+// most lcpCap. A term no longer than that which w starts with is a prefix
+// of kLast too, so the sort key's range finds the user: the row is read
+// only for longer terms (migration 004).
+func wordLCP(kLast, w string) int16 {
+	n := 0
+	for n < len(w) && n < len(kLast) && n < lcpCap && w[n] == kLast[n] {
+		n++
+	}
+	return int16(n)
+}
+
+// lcpBelow returns the user_words.lcp values of the rows a term of n bytes
+// reads (migration 004): those below n, or all of them past lcpCap.
+func lcpBelow(n int) []int16 {
+	out := make([]int16, min(n, lcpCap+1))
+	for i := range out {
+		out[i] = int16(i)
+	}
+	return out
+}
+
+// addWords adds user_words rows for the user's words but its lead words.
 func (sr *sideRows) addWords(userID, kLast string, words []string) {
 	for _, w := range words {
+		if leadWord(kLast, w) {
+			continue
+		}
 		sr.wordUser = append(sr.wordUser, userID)
 		sr.wordKey = append(sr.wordKey, kLast)
 		sr.word = append(sr.word, w)
+		sr.wordLCP = append(sr.wordLCP, wordLCP(kLast, w))
 	}
 }
 
@@ -573,11 +611,17 @@ func (sr *sideRows) addTags(userID, kLast string, tags []tagRow) {
 	}
 }
 
+// delWords deletes the user_words rows of the user's words but its lead
+// words (never stored).
 func (sr *sideRows) delWords(userID, kLast string, words []string) {
 	for _, w := range words {
+		if leadWord(kLast, w) {
+			continue
+		}
 		sr.delWordUser = append(sr.delWordUser, userID)
 		sr.delWordKey = append(sr.delWordKey, kLast)
 		sr.delWord = append(sr.delWord, w)
+		sr.delWordLCP = append(sr.delWordLCP, wordLCP(kLast, w))
 	}
 }
 
@@ -682,9 +726,9 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 		b.Queue(a.s.sql(`DELETE FROM {S}.user_sources WHERE org_id = $1 AND id = ANY($2)`), a.org, delIDs)
 	}
 	if len(side.delWord) > 0 {
-		b.Queue(a.s.sql(`DELETE FROM {S}.user_words w USING unnest($2::text[], $3::text[], $4::text[]) AS d(user_id, k_last, word)
-			WHERE w.org_id = $1 AND w.word = d.word AND w.k_last = d.k_last AND w.user_id = d.user_id`),
-			a.org, side.delWordUser, side.delWordKey, side.delWord)
+		b.Queue(a.s.sql(`DELETE FROM {S}.user_words w USING unnest($2::text[], $3::text[], $4::text[], $5::int2[]) AS d(user_id, k_last, word, lcp)
+			WHERE w.org_id = $1 AND w.lcp = d.lcp AND w.word = d.word AND w.k_last = d.k_last AND w.user_id = d.user_id`),
+			a.org, side.delWordUser, side.delWordKey, side.delWord, side.delWordLCP)
 	}
 	if len(side.delTagFValue) > 0 {
 		b.Queue(a.s.sql(`DELETE FROM {S}.user_tags t USING unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS d(user_id, k_last, field, f_value)
@@ -715,8 +759,8 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 	}
 	if a.careful {
 		if len(side.word) > 0 {
-			b.Queue(a.s.sql(`INSERT INTO {S}.user_words (org_id, user_id, k_last, word) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])`),
-				a.org, side.wordUser, side.wordKey, side.word)
+			b.Queue(a.s.sql(`INSERT INTO {S}.user_words (org_id, user_id, k_last, word, lcp) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int2[])`),
+				a.org, side.wordUser, side.wordKey, side.word, side.wordLCP)
 		}
 		if len(side.tagFValue) > 0 {
 			b.Queue(a.s.sql(`INSERT INTO {S}.user_tags (org_id, user_id, k_last, field, f_value, value)
@@ -743,8 +787,8 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 		}
 	}
 	if len(side.word) > 0 {
-		if err := a.copy(ctx, "user_words", []string{"org_id", "user_id", "k_last", "word"},
-			&columnsSource{org: a.org, cols: [][]string{side.wordUser, side.wordKey, side.word}}); err != nil {
+		if err := a.copy(ctx, "user_words", []string{"org_id", "user_id", "k_last", "word", "lcp"},
+			&columnsSource{org: a.org, cols: [][]string{side.wordUser, side.wordKey, side.word}, nums: side.wordLCP}); err != nil {
 			return err
 		}
 	}
@@ -1098,6 +1142,7 @@ func (u *userSource) Values() ([]any, error) {
 type columnsSource struct {
 	org  string
 	cols [][]string
+	nums []int16 // a last column, if not nil
 	i    int
 	row  []any
 }
@@ -1106,11 +1151,18 @@ func (c *columnsSource) Next() bool { c.i++; return c.i <= len(c.cols[0]) }
 func (c *columnsSource) Err() error { return nil }
 func (c *columnsSource) Values() ([]any, error) {
 	if c.row == nil {
-		c.row = make([]any, len(c.cols)+1)
+		n := len(c.cols) + 1
+		if c.nums != nil {
+			n++
+		}
+		c.row = make([]any, n)
 	}
 	c.row[0] = c.org
 	for j, col := range c.cols {
 		c.row[j+1] = col[c.i-1]
+	}
+	if c.nums != nil {
+		c.row[len(c.row)-1] = c.nums[c.i-1]
 	}
 	return c.row, nil
 }

@@ -169,7 +169,9 @@ func rawRowsOf(users []store.User, now int64) rawRows {
 			sr = append(sr, []any{u.OrgID, u.ID, ua.source[k]})
 			kLast := ua.kLast[k]
 			for _, w := range search.Words(u.FirstName, u.LastName, u.Email) {
-				wr = append(wr, []any{u.OrgID, w, kLast, u.ID})
+				if !leadWord(kLast, w) {
+					wr = append(wr, []any{u.OrgID, w, kLast, u.ID, wordLCP(kLast, w)})
+				}
 			}
 			for _, t := range tags {
 				tr = append(tr, []any{u.OrgID, t.fvalue, kLast, u.ID, t.field, t.value})
@@ -204,7 +206,7 @@ func rawLoad(ctx context.Context, s *Store, org string, r rawRows, merge bool) e
 			}{
 				{"users", userColNames, r.users[bi], `ON CONFLICT (org_id, id) DO UPDATE SET email = excluded.email, version = excluded.version`},
 				{"user_sources", []string{"org_id", "id", "source"}, r.sources[bi], `ON CONFLICT (org_id, id) DO UPDATE SET source = excluded.source`},
-				{"user_words", []string{"org_id", "word", "k_last", "user_id"}, r.words[bi], `ON CONFLICT DO NOTHING`},
+				{"user_words", []string{"org_id", "word", "k_last", "user_id", "lcp"}, r.words[bi], `ON CONFLICT DO NOTHING`},
 				{"user_tags", []string{"org_id", "f_value", "k_last", "user_id", "field", "value"}, r.tags[bi], `ON CONFLICT DO NOTHING`},
 				{"changes", []string{"org_id", "seq", "kind", "subject_id", "before", "after", "cause", "at"}, r.changes[bi], `ON CONFLICT DO NOTHING`},
 				{"facet_counts", []string{"org_id", "facet", "f_value", "value", "active", "n"}, r.counts[bi],

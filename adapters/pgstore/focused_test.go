@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/directorysync/directorysync/adapters/memstore"
 	"github.com/directorysync/directorysync/internal/synth"
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
@@ -60,6 +62,47 @@ func TestMigrate(t *testing.T) {
 		}
 		if _, err := stores[0].LastSeq(context.Background(), "acme"); err != nil {
 			t.Errorf("the migrated schema does not answer: %v", err)
+		}
+	})
+
+	t.Run("Upgrade004KeepsTheWordRowsApplyWrites", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		s := setup(t)
+		users := synth.Users(31, "acme", "src", 300)
+		users[0].LastName, users[0].Email = "Smith", "smith10.o@example.com" // lcp 5, and a lead word
+		users[1].FirstName, users[1].LastName = "Ōta", "Ōtake"               // non-ASCII, lcp in bytes
+		if _, err := s.Apply(ctx, createReq("acme", users)); err != nil {
+			t.Fatal(err)
+		}
+		dump := func() []string {
+			rows, err := s.pool.Query(ctx, s.sql(`SELECT user_id || '|' || word || '|' || k_last || '|' || lcp FROM {S}.user_words ORDER BY 1`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		want := dump()
+		// The table as migration 003 left it: every word, no lcp.
+		if _, err := s.pool.Exec(ctx, s.sql(`DROP TABLE {S}.user_words;
+			CREATE TABLE {S}.user_words (org_id text COLLATE "C" NOT NULL, word text COLLATE "C" NOT NULL,
+				k_last text COLLATE "C" NOT NULL, user_id text COLLATE "C" NOT NULL, PRIMARY KEY (org_id, word, k_last, user_id));
+			INSERT INTO {S}.user_words SELECT org_id, w, k_last, id FROM {S}.users, unnest(words) w;
+			DELETE FROM {S}.schema_migrations WHERE version >= 4`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, dump()); diff != "" {
+			t.Errorf("user_words after migration 004 differs from what Apply writes (-apply +migrated):\n%s", diff)
+		}
+		if page, err := s.Search(ctx, "acme", search.Query{Text: "ōt"}); err != nil || len(page.Users) == 0 {
+			t.Errorf("Search for a lead word's prefix after the upgrade = %v, %v", page.Users, err)
 		}
 	})
 
@@ -189,7 +232,18 @@ func TestApplyFocused(t *testing.T) {
 			}
 			words = append(words, w)
 		}
-		want := search.Words(u.FirstName, u.LastName, u.Email)
+		// Every word but the lead words (a prefix of the sort key), which
+		// search reads from the sort key's range.
+		kLast := search.SortKey(search.SortLastName, u.FirstName, u.LastName, u.Email)
+		var want []string
+		for _, w := range search.Words(u.FirstName, u.LastName, u.Email) {
+			if !strings.HasPrefix(kLast, w) {
+				want = append(want, w)
+			}
+		}
+		if len(want) == len(search.Words(u.FirstName, u.LastName, u.Email)) {
+			t.Fatalf("%q has no lead word: the test does not exercise them", kLast)
+		}
 		sortStrings(want)
 		if diff := cmp.Diff(want, words); diff != "" {
 			t.Errorf("word rows after a rename (-want +got):\n%s", diff)
@@ -388,7 +442,7 @@ func walkIDs(t *testing.T, s *Store, org string, q search.Query, d *driver) []st
 	var ids []string
 	var pos search.Position
 	for page := 0; ; page++ {
-		users, err := s.searchPage(context.Background(), org, q, d, pos, page > 0)
+		users, err := s.readPage(context.Background(), org, q, d, pos, page > 0)
 		if err != nil {
 			t.Fatalf("%+v with driver %+v: %v", q, d, err)
 		}
@@ -417,6 +471,12 @@ func TestSearchDrivers(t *testing.T) {
 	}
 	tag := func(i int) string { return users[i].Tags[0].Value }
 	first := func(i, n int) string { return string([]rune(search.Words(users[i].FirstName, "", "")[0])[:n]) }
+	// A prefix of a last name's first word: a lead word (migration 004).
+	last := func(i, n int) string { return string([]rune(search.Words("", users[i].LastName, "")[0])[:n]) }
+	ref := memstore.New()
+	if _, err := ref.Apply(ctx, createReq("acme", users)); err != nil {
+		t.Fatal(err)
+	}
 	queries := []search.Query{
 		{Tags: []string{tag(0)}, Limit: 7},
 		{Tags: []string{tag(1), tag(2)}, Status: search.StatusAll, Sort: search.SortFirstName, Limit: 5},
@@ -428,6 +488,12 @@ func TestSearchDrivers(t *testing.T) {
 		{Tags: []string{tag(9), tag(10), tag(11)}, Limit: 8},
 		{Tags: []string{tag(13), tag(14)}, Text: first(13, 1) + " " + users[13].Email[:1], Limit: 3},
 		{Tags: []string{tag(12)}, Text: first(12, 1), Departments: []string{users[12].Department}, Status: search.StatusAll, Limit: 4},
+		{Text: last(15, 2), Limit: 5},
+		{Tags: []string{tag(16)}, Text: last(16, 1), Limit: 4},
+		{Text: last(17, 2) + " " + first(17, 1), Limit: 3},
+		{Text: first(18, 1) + " " + last(18, 3), Sort: search.SortFirstName, Limit: 4},
+		{Tags: []string{tag(19)}, Text: last(19, 2), Departments: []string{users[19].Department}, Limit: 2},
+		{Tags: []string{tag(20), tag(21)}, Text: last(20, 1) + " " + first(21, 1), Status: search.StatusAll, Limit: 3},
 	}
 	for _, q := range queries {
 		q, err := q.Normalize()
@@ -435,27 +501,42 @@ func TestSearchDrivers(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := walkIDs(t, s, "acme", q, nil)
+		var refIDs []string
+		for rq := q; ; {
+			p, err := ref.Search(ctx, "acme", rq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range p.Users {
+				refIDs = append(refIDs, u.ID)
+			}
+			if rq.Cursor = p.NextCursor; rq.Cursor == "" {
+				break
+			}
+		}
+		if diff := cmp.Diff(refIDs, want); diff != "" {
+			t.Errorf("%+v: the semi-join plan differs from the reference store (-ref +got):\n%s", q, diff)
+		}
 		if len(want) == 0 && q.Status != search.StatusInactive {
 			t.Fatalf("%+v matches nobody: the test data does not exercise it", q)
 		}
-		drivers := []*driver{{term: -1}}
+		drivers := []*driver{{term: -1, split: -1}}
 		if len(q.Tags) > 0 {
-			drivers = append(drivers, &driver{tags: true, term: -1})
+			drivers = append(drivers, &driver{tags: true, term: -1, split: -1})
 		}
-		sources := min(len(q.Tags), 1)
+		// Any simple term may be the split term (the one that drives).
 		for i, term := range search.Terms(q.Text) {
 			if simpleTerm(term) {
-				drivers = append(drivers, &driver{term: i})
-				sources++
+				drivers = append(drivers, &driver{term: i, split: i})
+				if len(q.Tags) > 0 {
+					drivers = append(drivers, &driver{term: -1, all: true, split: i}, &driver{term: -1, all: true, split: i, take: 1})
+				}
 			}
-		}
-		if sources >= 2 {
-			drivers = append(drivers, &driver{term: -1, all: true}, &driver{term: -1, all: true, take: 1})
 		}
 		// Reads that sort only a few pairs at first, then more.
 		for _, d := range drivers[1:] {
 			if d.take == 0 && (d.term >= 0 || d.tags) {
-				drivers = append(drivers, &driver{tags: d.tags, term: d.term, take: 2})
+				drivers = append(drivers, &driver{tags: d.tags, term: d.term, split: d.split, take: 2})
 			}
 		}
 		for _, d := range drivers {

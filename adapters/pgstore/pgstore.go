@@ -38,7 +38,12 @@
 //     words in side tables keyed (org, value, last-name key, user)
 //     (migration 002), and again as arrays in the users row (tag_fields,
 //     tag_values, words). A text term is a range word >= prefix AND
-//     word < successor(prefix). Pages are keyset pagination on (sort key,
+//     word < successor(prefix). A user's words that start the way the
+//     user's last-name sort key does are found, for a term no longer than
+//     what they share (user_words.lcp, migration 004), in the sort key's
+//     range [term, successor(term)) instead: user_words keeps only the rows
+//     a term of that length needs, and in the default sort a term drives
+//     from both sources, merged. Pages are keyset pagination on (sort key,
 //     ID). A single filter value compares with =, so its index is read in
 //     sort order.
 //   - Apply keeps facet_counts: people per (facet, folded value, spelling,
@@ -56,7 +61,10 @@
 //     if the page comes back short; a tag with terms reads the intersection
 //     of their pairs — probing a tag that does not drive in user_tags per
 //     pair, and reading only the users of the page. In the other sorts a
-//     small tag or term set is looked up by primary key and sorted.
+//     small tag or term set is looked up by primary key and sorted. The
+//     sizes are taken as independent except for a term and the last-name
+//     order: the users a term matches by the start of their sort key sit
+//     together in that order, and are read from there (leadPage).
 //
 // # Caveats
 //

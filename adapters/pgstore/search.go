@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -123,10 +124,12 @@ func buildWhereMode(orgID string, q search.Query, d *driver) *whereBuilder {
 			continue
 		}
 		if w.inRow && d.term == i {
-			// The driving term (a simple one): its IDs first, then one
-			// primary-key lookup each.
-			w.add(skipNone, "u.id = ANY(ARRAY(SELECT x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND "+w.wordRange(term)+"))")
-			continue
+			// The driving term (a simple one): its candidates' IDs first
+			// — its side-table rows and the sort-key range of its lead
+			// words (migration 004) — then one primary-key lookup each,
+			// checked on the row below.
+			w.add(skipNone, "u.id = ANY(ARRAY(SELECT x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND "+w.sideRange(term)+
+				" UNION ALL SELECT v.id FROM {S}.users v WHERE v.org_id = $1 AND "+w.keyRange("v.k_last", term)+"))")
 		}
 		cond := w.prefix(term)
 		parts := search.TermParts(term)
@@ -142,21 +145,39 @@ func buildWhereMode(orgID string, q search.Query, d *driver) *whereBuilder {
 	return w
 }
 
-// prefix renders "some word of u starts with p": a range scan of
-// user_words, or a check of the row's words.
+// prefix renders "some word of u starts with p": a check of the row's
+// words, or a range scan of user_words or (for the lead words it leaves
+// out, migration 004) of the sort key, whose candidates the row confirms.
 func (w *whereBuilder) prefix(p string) string {
-	cond := w.wordRange(p)
 	if w.inRow {
-		return "EXISTS (SELECT 1 FROM unnest(u.words) x(word) WHERE " + cond + ")"
+		return w.rowPrefix(p)
 	}
-	return "u.id IN (SELECT x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND " + cond + ")"
+	return "(u.id IN (SELECT x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND " + w.sideRange(p) + ") OR (" +
+		w.keyRange("u.k_last", p) + " AND " + w.rowPrefix(p) + "))"
+}
+
+// rowPrefix renders "some word of u starts with p" checked on u's words.
+func (w *whereBuilder) rowPrefix(p string) string {
+	return "EXISTS (SELECT 1 FROM unnest(u.words) x(word) WHERE " + w.wordRange(p) + ")"
 }
 
 // wordRange renders "x.word starts with p" as a range.
 func (w *whereBuilder) wordRange(p string) string {
-	cond := "x.word >= " + w.arg(p)
+	return w.keyRange("x.word", p)
+}
+
+// sideRange renders the user_words rows x a term p reads: those whose
+// word starts with p and whose user the sort key's range would not find
+// (lcp below len(p), migration 004), one index range per lcp value.
+func (w *whereBuilder) sideRange(p string) string {
+	return "x.lcp = ANY(" + w.arg(lcpBelow(len(p))) + "::int2[]) AND " + w.wordRange(p)
+}
+
+// keyRange renders "col starts with p" as a range.
+func (w *whereBuilder) keyRange(col, p string) string {
+	cond := col + " >= " + w.arg(p)
 	if hi, ok := successor(p); ok {
-		cond += " AND x.word < " + w.arg(hi)
+		cond += " AND " + col + " < " + w.arg(hi)
 	}
 	return cond
 }
@@ -229,6 +250,16 @@ type driver struct {
 	// tens of thousands): enough, by the estimates, to fill the page. A
 	// short page read from take pairs is read again with more.
 	take int
+	// split (the default sort) is the index among search.Terms of the one
+	// simple term that may drive, alone or in the intersection, or -1.
+	// Its side-table pairs hold only the users it matches by a word that
+	// is not a lead word (migration 004); Search reads the others from
+	// the sort key's range (leadPage) and merges the two.
+	split int
+	// below, when hasBelow, bounds the sort keys read (exclusive): a
+	// leadPage reads one key range.
+	below    string
+	hasBelow bool
 }
 
 // simpleTerm reports whether term is one word prefix (no parts), which
@@ -241,7 +272,26 @@ func simpleTerm(term string) bool {
 func (d *driver) drivesTags() bool { return d.tags || d.all }
 
 func (d *driver) drivesTerm(i int, term string) bool {
-	return d.term == i || (d.all && simpleTerm(term))
+	return d.term == i || (d.all && i == d.split)
+}
+
+// drivesSplit reports whether an ordered read with d takes the split
+// term's pairs, which leave out the users its lead words match.
+func (d *driver) drivesSplit() bool {
+	return d != nil && d.split >= 0 && (d.term == d.split || d.all)
+}
+
+// splitTerm returns the index among terms of the simple term an ordered
+// read may drive from: the longest (most selective, as a rule), the first
+// of equals; or -1.
+func splitTerm(terms []string) int {
+	split := -1
+	for i, t := range terms {
+		if simpleTerm(t) && (split < 0 || len(t) > len(terms[split])) {
+			split = i
+		}
+	}
+	return split
 }
 
 // termCountLimit bounds the user_words rows counted when sizing a text
@@ -304,7 +354,7 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 		if simpleTerm(t) {
 			simple = append(simple, i)
 			w := &whereBuilder{args: []any{orgID}}
-			rng := w.wordRange(t)
+			rng := w.sideRange(t)
 			b.Queue(s.sql(`SELECT count(*) FROM (SELECT 1 FROM {S}.user_words x WHERE x.org_id = $1 AND `+rng+` LIMIT `+
 				strconv.Itoa(termCountLimit)+`) x`), w.args...)
 			b.Queue(s.sql(`EXPLAIN (FORMAT JSON) SELECT 1 FROM {S}.user_words x WHERE x.org_id = $1 AND `+rng), w.args...)
@@ -365,7 +415,11 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 	reads := func(n float64) float64 {
 		return min(n, page*n/max(matches, 1))
 	}
-	best, d := reads(walked), &driver{term: -1}
+	split := -1
+	if ordered {
+		split = splitTerm(terms)
+	}
+	best, d := reads(walked), &driver{term: -1, split: split}
 	if len(tags) > 0 {
 		c := tagN
 		if ordered {
@@ -376,6 +430,11 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 		}
 	}
 	for k, i := range simple {
+		if ordered && i != split {
+			// Only the split term's lead words are read from the sort
+			// key (leadPage); another term's pairs would miss its own.
+			continue
+		}
 		c := termN[k]
 		if ordered {
 			// The pairs walked to fill the page; with a tag filter, each
@@ -391,20 +450,13 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 			d.take = takeFor(page, termN[k], matches)
 		}
 	}
-	if sources := len(simple) + min(len(tags), 1); ordered && sources >= 2 {
-		// The intersection: every pair of each source read, and the
-		// users holding them all.
-		pairs, common := 0.0, total
-		if len(tags) > 0 {
-			pairs += tagN
-			common *= min(tagN, total) / total
-		}
-		for k := range simple {
-			pairs += termN[k]
-			common *= min(termN[k], total) / total
-		}
+	if k := slices.Index(simple, split); ordered && len(tags) > 0 && k >= 0 {
+		// The intersection of the tag filter's and the split term's
+		// pairs: every pair of both read, and the users holding both.
+		pairs := tagN + termN[k]
+		common := total * min(tagN, total) / total * min(termN[k], total) / total
 		if c := pairs*pairCost + reads(common); c < best {
-			return &driver{term: -1, all: true, take: takeFor(page, common, matches)}, nil
+			return &driver{term: -1, all: true, split: split, take: takeFor(page, common, matches)}, nil
 		}
 	}
 	return d, nil
@@ -460,6 +512,12 @@ func (w *whereBuilder) orderedSource(q search.Query, d *driver, pos search.Posit
 			return " AND (" + alias + ".k_last, " + alias + ".user_id) > (" + k + ", " + id + ")"
 		}
 	}
+	if d.hasBelow {
+		hi, prev := w.arg(d.below), after
+		after = func(alias string) string {
+			return prev(alias) + " AND " + alias + ".k_last < " + hi
+		}
+	}
 	var sources []string
 	if tags := search.FoldedValues(q.Tags); len(tags) > 0 && d.drivesTags() {
 		if len(tags) > orderedTagBranches {
@@ -474,7 +532,7 @@ func (w *whereBuilder) orderedSource(q search.Query, d *driver, pos search.Posit
 	}
 	for i, term := range search.Terms(q.Text) {
 		if d.drivesTerm(i, term) {
-			sources = append(sources, "SELECT x.k_last, x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND "+w.wordRange(term)+after("x"))
+			sources = append(sources, "SELECT x.k_last, x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND "+w.sideRange(term)+after("x"))
 		}
 	}
 	if len(sources) == 1 {
@@ -524,6 +582,9 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 			// A row comparison is one index range on (org, key, id).
 			w.add(skipNone, "("+key+", u.id) > ("+w.arg(pos.Key)+", "+w.arg(pos.ID)+")")
 		}
+	}
+	if d != nil && d.hasBelow {
+		w.add(skipNone, key+" < "+w.arg(d.below))
 	}
 	order := key + ", u.id"
 	if q.Sort == search.SortID {
@@ -589,6 +650,56 @@ func (s *Store) searchPage(ctx context.Context, orgID string, q search.Query, d 
 	}
 }
 
+// readPage reads the users of one page of q (up to q.Limit+1) with d: when
+// d drives from the split term's pairs, those its lead words match come
+// from the sort key's range (leadPage) and the two are merged.
+func (s *Store) readPage(ctx context.Context, orgID string, q search.Query, d *driver, pos search.Position, hasCursor bool) ([]store.User, error) {
+	users, err := s.searchPage(ctx, orgID, q, d, pos, hasCursor)
+	if err != nil || !orderedRead(q, d) || !d.drivesSplit() {
+		return users, err
+	}
+	lead, err := s.leadPage(ctx, orgID, q, search.Terms(q.Text)[d.split], pos, hasCursor)
+	if err != nil {
+		return nil, err
+	}
+	if len(lead) == 0 {
+		return users, nil
+	}
+	type keyed struct {
+		key string
+		u   store.User
+	}
+	seen := make(map[string]bool, len(users)+len(lead))
+	all := make([]keyed, 0, len(users)+len(lead))
+	for _, u := range slices.Concat(users, lead) {
+		if !seen[u.ID] {
+			seen[u.ID] = true
+			all = append(all, keyed{search.SortKey(q.Sort, u.FirstName, u.LastName, u.Email), u})
+		}
+	}
+	slices.SortFunc(all, func(a, b keyed) int { return cmp.Or(strings.Compare(a.key, b.key), strings.Compare(a.u.ID, b.u.ID)) })
+	users = users[:0]
+	for _, k := range all[:min(len(all), q.Limit+1)] {
+		users = append(users, k.u)
+	}
+	return users, nil
+}
+
+// leadPage reads (up to q.Limit+1, after pos if hasCursor) the users q
+// matches whose last-name sort key starts with term: among them, all the
+// users term matches by a lead word (migration 004). It reads the key
+// range of the sort index, checking the filters on each row, or, with a
+// tag filter, the tag's side-table pairs in that range, which are in sort
+// order too, whatever the tag's size.
+func (s *Store) leadPage(ctx context.Context, orgID string, q search.Query, term string, pos search.Position, hasCursor bool) ([]store.User, error) {
+	d := &driver{term: -1, split: -1, tags: len(search.FoldedValues(q.Tags)) > 0}
+	d.below, d.hasBelow = successor(term)
+	if from := (search.Position{Key: term}); !hasCursor || pos.Key < from.Key {
+		pos, hasCursor = from, true
+	}
+	return s.searchPage(ctx, orgID, q, d, pos, hasCursor)
+}
+
 // orderedRead reports whether searchSQL reads q with d from ordered
 // side-table pairs (its rows then end with a count of the pairs taken).
 func orderedRead(q search.Query, d *driver) bool {
@@ -621,7 +732,7 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	if err != nil {
 		return store.Page{}, err
 	}
-	users, err := s.searchPage(ctx, orgID, q, d, pos, hasCursor)
+	users, err := s.readPage(ctx, orgID, q, d, pos, hasCursor)
 	if err != nil {
 		return store.Page{}, err
 	}

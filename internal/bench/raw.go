@@ -173,7 +173,7 @@ func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, pe
 		return nil, err
 	}
 	// The side tables' columns, read too: newer schemas carry the sort key.
-	wordCols, err := pgColumns(ctx, pool, schema, "user_words", map[string]any{"org_id": 0, "word": 0, "user_id": 0, "k_last": 0})
+	wordCols, err := pgColumns(ctx, pool, schema, "user_words", map[string]any{"org_id": 0, "word": 0, "user_id": 0, "k_last": 0, "lcp": 0})
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, pe
 			return row
 		}
 	}
-	wordRow := byName(wordCols, []string{"org_id", "word", "user_id", "k_last"})
+	wordRow := byName(wordCols, []string{"org_id", "word", "user_id", "k_last", "lcp"})
 	tagRow := byName(tagCols, []string{"org_id", "f_value", "user_id", "field", "value", "k_last"})
 	type load = rawLoad
 	type batchLoad struct {
@@ -226,7 +226,11 @@ func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, pe
 				sources = append(sources, row)
 			}
 			for _, w := range p.words {
-				words = append(words, wordRow(org, w, u.ID, p.kLast))
+				// The rows pgstore keeps (its migration 004): a lead
+				// word's (a prefix of the sort key) none.
+				if !strings.HasPrefix(p.kLast, w) {
+					words = append(words, wordRow(org, w, u.ID, p.kLast, pgWordLCP(p.kLast, w)))
+				}
 			}
 			for _, t := range p.tagRow {
 				tags = append(tags, tagRow(org, t.folded, u.ID, t.field, t.value, p.kLast))
@@ -454,4 +458,16 @@ func rawSQLiteLoad(ctx context.Context, db *sql.DB, org string, people []rawPers
 		return fmt.Errorf("raw SQLite load: commit: %w", err)
 	}
 	return nil
+}
+
+// pgLCPCap and pgWordLCP are pgstore's user_words.lcp (its migration 004):
+// the bytes a word and the sort key share at their start, at most 15.
+const pgLCPCap = 15
+
+func pgWordLCP(kLast, w string) int16 {
+	n := 0
+	for n < len(w) && n < len(kLast) && n < pgLCPCap && w[n] == kLast[n] {
+		n++
+	}
+	return int16(n)
 }
