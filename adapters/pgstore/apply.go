@@ -209,8 +209,16 @@ type applier struct {
 	// tells which write conflicts, instead of COPY, which is faster but
 	// fails whole.
 	careful bool
-	// counts are the facet_counts deltas of the user writes so far.
+	// counts are the facet_counts deltas of the user writes so far, and
+	// pairs the facet_pairs deltas.
 	counts map[countKey]int64
+	pairs  map[pairKey]int64
+}
+
+// pairKey is one row of facet_pairs (migration 005).
+type pairKey struct {
+	by, byValue, facet, fvalue string
+	active                     bool
 }
 
 // countKey is one row of facet_counts.
@@ -226,6 +234,33 @@ func (a *applier) countUser(dept, div, office string, active bool, tags []tagRow
 		a.counts = make(map[countKey]int64)
 	}
 	addCounts(a.counts, dept, div, office, active, tags, delta)
+	if a.pairs == nil {
+		a.pairs = make(map[pairKey]int64)
+	}
+	addPairs(a.pairs, dept, div, office, active, tags, delta)
+}
+
+// addPairs adds delta to the facet_pairs rows of a user with these values:
+// for each of its department, division and office values, the other two
+// and its tags (per field, and once per folded value).
+func addPairs(pairs map[pairKey]int64, dept, div, office string, active bool, tags []tagRow, delta int64) {
+	fields := [...]struct{ facet, fv string }{{facetDepartment, search.Fold(dept)}, {facetDivision, search.Fold(div)}, {facetOffice, search.Fold(office)}}
+	for _, by := range fields {
+		if by.fv == "" {
+			continue
+		}
+		for _, f := range fields {
+			if f.facet != by.facet && f.fv != "" {
+				pairs[pairKey{by.facet, by.fv, f.facet, f.fv, active}] += delta
+			}
+		}
+		for i, t := range tags {
+			pairs[pairKey{by.facet, by.fv, facetFieldPrefix + t.field, t.fvalue, active}] += delta
+			if !slices.ContainsFunc(tags[:i], func(r tagRow) bool { return r.fvalue == t.fvalue }) {
+				pairs[pairKey{by.facet, by.fv, facetTag, t.fvalue, active}] += delta
+			}
+		}
+	}
 }
 
 // addCounts adds delta to the facet_counts rows of a user with these values.
@@ -258,7 +293,8 @@ func (a *applier) flushCounts(ctx context.Context) error {
 		}
 	}
 	if len(keys) == 0 {
-		return nil
+		// Pair deltas may remain where the counts cancel out.
+		return a.flushPairs(ctx)
 	}
 	slices.SortFunc(keys, func(x, y countKey) int {
 		return cmp.Or(cmp.Compare(x.facet, y.facet), cmp.Compare(x.fvalue, y.fvalue), cmp.Compare(x.value, y.value),
@@ -283,6 +319,47 @@ func (a *applier) flushCounts(ctx context.Context) error {
 		return applyErr("facet counts", -1, "", interpretError(err))
 	}
 	clear(a.counts)
+	return a.flushPairs(ctx)
+}
+
+// flushPairs writes the facet_pairs deltas as flushCounts writes those of
+// facet_counts.
+func (a *applier) flushPairs(ctx context.Context) error {
+	keys := make([]pairKey, 0, len(a.pairs))
+	negative := false
+	for k, d := range a.pairs {
+		if d != 0 {
+			keys = append(keys, k)
+			negative = negative || d < 0
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, func(x, y pairKey) int {
+		return cmp.Or(cmp.Compare(x.by, y.by), cmp.Compare(x.byValue, y.byValue), cmp.Compare(x.facet, y.facet),
+			cmp.Compare(x.fvalue, y.fvalue), cmp.Compare(boolInt(x.active), boolInt(y.active)))
+	})
+	bys, byValues, facets, fvalues := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
+	actives, deltas := make([]bool, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		bys[i], byValues[i], facets[i], fvalues[i], actives[i], deltas[i] = k.by, k.byValue, k.facet, k.fvalue, k.active, a.pairs[k]
+	}
+	b := &pgx.Batch{}
+	b.Queue(a.s.sql(`INSERT INTO {S}.facet_pairs AS c (org_id, by_facet, by_value, facet, f_value, active, n)
+		SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::int8[])
+		ON CONFLICT (org_id, by_facet, by_value, facet, f_value, active) DO UPDATE SET n = c.n + excluded.n`),
+		a.org, bys, byValues, facets, fvalues, actives, deltas)
+	if negative {
+		b.Queue(a.s.sql(`DELETE FROM {S}.facet_pairs c USING unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[]) AS d(by_facet, by_value, facet, f_value, active)
+			WHERE c.org_id = $1 AND c.by_facet = d.by_facet AND c.by_value = d.by_value AND c.facet = d.facet
+			AND c.f_value = d.f_value AND c.active = d.active AND c.n <= 0`),
+			a.org, bys, byValues, facets, fvalues, actives)
+	}
+	if err := a.tx.SendBatch(ctx, b).Close(); err != nil {
+		return applyErr("facet pair counts", -1, "", interpretError(err))
+	}
+	clear(a.pairs)
 	return nil
 }
 

@@ -65,7 +65,7 @@ func TestMigrate(t *testing.T) {
 		}
 	})
 
-	t.Run("Upgrade004KeepsTheWordRowsApplyWrites", func(t *testing.T) {
+	t.Run("UpgradeFrom003KeepsWhatApplyWrites", func(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		s := setup(t)
@@ -76,7 +76,8 @@ func TestMigrate(t *testing.T) {
 			t.Fatal(err)
 		}
 		dump := func() []string {
-			rows, err := s.pool.Query(ctx, s.sql(`SELECT user_id || '|' || word || '|' || k_last || '|' || lcp FROM {S}.user_words ORDER BY 1`))
+			rows, err := s.pool.Query(ctx, s.sql(`SELECT user_id || '|' || word || '|' || k_last || '|' || lcp FROM {S}.user_words
+				UNION ALL SELECT concat_ws('|', by_facet, by_value, facet, f_value, active, n) FROM {S}.facet_pairs ORDER BY 1`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,6 +93,7 @@ func TestMigrate(t *testing.T) {
 			CREATE TABLE {S}.user_words (org_id text COLLATE "C" NOT NULL, word text COLLATE "C" NOT NULL,
 				k_last text COLLATE "C" NOT NULL, user_id text COLLATE "C" NOT NULL, PRIMARY KEY (org_id, word, k_last, user_id));
 			INSERT INTO {S}.user_words SELECT org_id, w, k_last, id FROM {S}.users, unnest(words) w;
+			DROP TABLE {S}.facet_pairs;
 			DELETE FROM {S}.schema_migrations WHERE version >= 4`)); err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +101,7 @@ func TestMigrate(t *testing.T) {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(want, dump()); diff != "" {
-			t.Errorf("user_words after migration 004 differs from what Apply writes (-apply +migrated):\n%s", diff)
+			t.Errorf("user_words and facet_pairs after migrations 004 and 005 differ from what Apply writes (-apply +migrated):\n%s", diff)
 		}
 		if page, err := s.Search(ctx, "acme", search.Query{Text: "ōt"}); err != nil || len(page.Users) == 0 {
 			t.Errorf("Search for a lead word's prefix after the upgrade = %v, %v", page.Users, err)
@@ -431,6 +433,36 @@ func TestFacetCounts(t *testing.T) {
 			if n <= 0 {
 				t.Errorf("facet_counts keeps %+v with n = %d; rows that reach 0 are deleted", k, n)
 			}
+		}
+		// facet_pairs, kept by deltas, against a recount of the users by
+		// the query of migration 005.
+		mig, err := migrationFS.ReadFile("migrations/005_facet_pairs.up.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, recount, ok := strings.Cut(string(mig), "INSERT INTO facet_pairs (org_id, by_facet, by_value, facet, f_value, active, n)")
+		recount, _, ok2 := strings.Cut(recount, ";")
+		if !ok || !ok2 {
+			t.Fatal("migration 005 no longer holds the recount this test reads")
+		}
+		pairs := func(sql string) []string {
+			rows, err := s.pool.Query(ctx, s.sql(`SELECT concat_ws('|', org_id, by_facet, by_value, facet, f_value, active, n) FROM (`+
+				strings.ReplaceAll(sql, "FROM users", "FROM {S}.users")+`) p(org_id, by_facet, by_value, facet, f_value, active, n) ORDER BY 1`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		want := pairs(recount)
+		if len(want) == 0 {
+			t.Fatal("the recount of facet_pairs is empty")
+		}
+		if diff := cmp.Diff(want, pairs(`SELECT org_id, by_facet, by_value, facet, f_value, active, n FROM {S}.facet_pairs`)); diff != "" {
+			t.Errorf("facet_pairs after updates and deletes (-recount +stored):\n%s", diff)
 		}
 	})
 }

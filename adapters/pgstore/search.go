@@ -928,7 +928,19 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 			b.Queue(s.sql(facetQuery(w, []string{c.facet})), w.args...)
 		}
 	}
-	if len(shared) > 0 {
+	if by, vals := pairField(q); len(shared) > 0 && by != "" {
+		// One field filter alone: the other facets are sums of the
+		// pair counts Apply keeps (facet_pairs), by the status.
+		facets := slices.Clone(shared)
+		if slices.Contains(shared, facetTag) {
+			facets = append(facets, facetFieldPrefix)
+		}
+		b.Queue(s.sql(`SELECT facet, f_value, sum(n)::bigint, 0::bigint FROM {S}.facet_pairs
+			WHERE org_id = $1 AND by_facet = $2 AND by_value = ANY($3) AND active = ANY($4)
+			AND (facet = ANY($5) OR ($6 AND facet LIKE 'field:%'))
+			GROUP BY facet, f_value HAVING sum(n) > 0`),
+			orgID, by, vals, statusActive(q.Status), shared, slices.Contains(shared, facetTag))
+	} else if len(shared) > 0 {
 		w := buildWhere(orgID, q)
 		b.Queue(s.sql(facetQuery(w, shared)), w.args...)
 	}
@@ -965,6 +977,39 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		return store.Facets{}, fmt.Errorf("pgstore: facets: %w", interpretError(err))
 	}
 	return f, nil
+}
+
+// pairField returns the field (department, division or office) and the
+// folded values of q's one field filter when it is q's only restriction
+// beyond status, so that facet_pairs answers the other facets; or "".
+func pairField(q search.Query) (string, []string) {
+	if len(search.FoldedValues(q.Tags)) > 0 || len(search.FoldedValues(q.Groups)) > 0 || len(search.Terms(q.Text)) > 0 {
+		return "", nil
+	}
+	by, vals := "", []string(nil)
+	for _, f := range []struct {
+		facet string
+		vals  []string
+	}{{facetDepartment, q.Departments}, {facetDivision, q.Divisions}, {facetOffice, q.Offices}} {
+		if fv := search.FoldedValues(f.vals); len(fv) > 0 {
+			if by != "" {
+				return "", nil
+			}
+			by, vals = f.facet, fv
+		}
+	}
+	return by, vals
+}
+
+// statusActive returns the values of users.active that status admits.
+func statusActive(status search.Status) []bool {
+	switch status {
+	case search.StatusActive:
+		return []bool{true}
+	case search.StatusInactive:
+		return []bool{false}
+	}
+	return []bool{true, false}
 }
 
 // facetQuery counts, among the people w matches, the values of the given
