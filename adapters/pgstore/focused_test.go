@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -141,6 +142,35 @@ func TestConfig(t *testing.T) {
 		t.Parallel()
 		if _, err := Open(context.Background(), "postgres://%zz"); err == nil || !strings.Contains(err.Error(), "DSN") {
 			t.Errorf("Open with a malformed DSN = %v, want an error naming the DSN", err)
+		}
+	})
+	t.Run("OpenTurnsOffJITAndGenericPlansUnlessTheDSNSays", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		dsn := os.Getenv(dsnEnv)
+		if dsn == "" {
+			t.Skip(dsnEnv + " is not set")
+		}
+		show := func(dsn string) (jit, planMode string) {
+			s, err := Open(ctx, dsn, Config{Schema: randomSchema()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.pool.QueryRow(ctx, `SELECT current_setting('jit'), current_setting('plan_cache_mode')`).Scan(&jit, &planMode); err != nil {
+				t.Fatal(err)
+			}
+			return jit, planMode
+		}
+		if jit, mode := show(dsn); jit != "off" || mode != "force_custom_plan" {
+			t.Errorf("Open: jit = %s, plan_cache_mode = %s; want off and force_custom_plan", jit, mode)
+		}
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		if _, mode := show(dsn + sep + "plan_cache_mode=auto"); mode != "auto" {
+			t.Errorf("Open with plan_cache_mode=auto in the DSN: plan_cache_mode = %s, want the DSN's", mode)
 		}
 	})
 	t.Run("DefaultsTheSchemaToDirsync", func(t *testing.T) {

@@ -44,6 +44,7 @@ func testPool(t testing.TB) *pgxpool.Pool {
 		}
 		cfg.MaxConns = 16
 		cfg.ConnConfig.RuntimeParams["jit"] = "off" // as Open does
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 		pool, poolErr = pgxpool.NewWithConfig(context.Background(), cfg)
 	})
 	if poolErr != nil {
