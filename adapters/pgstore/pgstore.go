@@ -78,19 +78,20 @@
 //   - LoadUsers by idp ID or email without OnlyInactive reads all of the
 //     org's rows (only inactive users are indexed for identity matching).
 //   - Search costs one extra round trip (sizing the filters) when it has a
-//     tag or text filter. At a million people in one org (measured on a
-//     loaded 2-core machine whose 128 MB of shared buffers hold little of
-//     it), two-letter prefixes matching tens of thousands of words, a rare
-//     tag with a common prefix, and two field filters that each match many
-//     people but together few still read thousands of index entries or
-//     rows (tens of ms). Facets filtered to a large share of a big org read
-//     those rows' heap tuples (seconds at 250k people): pair counts kept by
-//     Apply would answer single-filter facets.
+//     tag or text filter, and one more when a term drives (its sort-key
+//     range). At a million people in one org (measured on a loaded 2-core
+//     machine whose 128 MB of shared buffers hold little of it), a tag with
+//     a text term still reads thousands of side-table pairs or rows (about
+//     40 ms p99). Facets filtered by more than one field, or by a tag or
+//     text, count the matching rows (their index entries and tag arrays):
+//     seconds when they match a quarter of a million people.
 //   - RedactSubject and PruneChanges scan the org's journal; they are meant
 //     for occasional maintenance, not for a hot path.
 //   - Open turns PostgreSQL's JIT compilation off for its connections (it
-//     added about 140 ms of compilation to a single facet query); a pool given to
-//     New keeps its own settings, so set jit=off there too.
+//     added about 140 ms of compilation to a single facet query) and sets
+//     plan_cache_mode=force_custom_plan (a generic plan of a cached search
+//     statement is one plan for every filter value); a pool given to New
+//     keeps its own settings, so set both there too.
 //   - Behind PgBouncer in transaction mode, configure the pool with a query
 //     exec mode that does not rely on named prepared statements
 //     (pgx.QueryExecModeExec or QueryExecModeSimpleProtocol).

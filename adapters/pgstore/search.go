@@ -654,13 +654,24 @@ func (s *Store) searchPage(ctx context.Context, orgID string, q search.Query, d 
 // d drives from the split term's pairs, those its lead words match come
 // from the sort key's range (leadPage) and the two are merged.
 func (s *Store) readPage(ctx context.Context, orgID string, q search.Query, d *driver, pos search.Position, hasCursor bool) ([]store.User, error) {
-	users, err := s.searchPage(ctx, orgID, q, d, pos, hasCursor)
-	if err != nil || !orderedRead(q, d) || !d.drivesSplit() {
-		return users, err
+	if !orderedRead(q, d) || !d.drivesSplit() {
+		return s.searchPage(ctx, orgID, q, d, pos, hasCursor)
 	}
-	lead, err := s.leadPage(ctx, orgID, q, search.Terms(q.Text)[d.split], pos, hasCursor)
+	// The two reads run at once, on two of the pool's connections.
+	var lead []store.User
+	var leadErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lead, leadErr = s.leadPage(ctx, orgID, q, search.Terms(q.Text)[d.split], pos, hasCursor)
+	}()
+	users, err := s.searchPage(ctx, orgID, q, d, pos, hasCursor)
+	<-done
 	if err != nil {
 		return nil, err
+	}
+	if leadErr != nil {
+		return nil, leadErr
 	}
 	if len(lead) == 0 {
 		return users, nil
