@@ -280,18 +280,24 @@ func addCounts(counts map[countKey]int64, dept, div, office string, active bool,
 	}
 }
 
-// flushCounts writes the facet count deltas: one upsert, then the deletion
-// of rows that reached zero. Keys go in sorted order, so concurrent applies
-// lock the rows in one order.
-func (a *applier) flushCounts(ctx context.Context) error {
-	keys := make([]countKey, 0, len(a.counts))
-	negative := false
-	for k, d := range a.counts {
+// nonZero returns the keys of deltas whose delta is not 0, and whether
+// any is negative.
+func nonZero[K comparable](deltas map[K]int64) (keys []K, negative bool) {
+	keys = make([]K, 0, len(deltas))
+	for k, d := range deltas {
 		if d != 0 {
 			keys = append(keys, k)
 			negative = negative || d < 0
 		}
 	}
+	return keys, negative
+}
+
+// flushCounts writes the facet count deltas: one upsert, then the deletion
+// of rows that reached zero. Keys go in sorted order, so concurrent applies
+// lock the rows in one order.
+func (a *applier) flushCounts(ctx context.Context) error {
+	keys, negative := nonZero(a.counts)
 	if len(keys) == 0 {
 		// Pair deltas may remain where the counts cancel out.
 		return a.flushPairs(ctx)
@@ -325,14 +331,7 @@ func (a *applier) flushCounts(ctx context.Context) error {
 // flushPairs writes the facet_pairs deltas as flushCounts writes those of
 // facet_counts.
 func (a *applier) flushPairs(ctx context.Context) error {
-	keys := make([]pairKey, 0, len(a.pairs))
-	negative := false
-	for k, d := range a.pairs {
-		if d != 0 {
-			keys = append(keys, k)
-			negative = negative || d < 0
-		}
-	}
+	keys, negative := nonZero(a.pairs)
 	if len(keys) == 0 {
 		return nil
 	}

@@ -77,16 +77,8 @@ func TestMigrate(t *testing.T) {
 			t.Fatal(err)
 		}
 		dump := func() []string {
-			rows, err := s.pool.Query(ctx, s.sql(`SELECT user_id || '|' || word || '|' || k_last || '|' || lcp FROM {S}.user_words
-				UNION ALL SELECT concat_ws('|', by_facet, by_value, facet, f_value, active, n) FROM {S}.facet_pairs ORDER BY 1`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return out
+			return queryStrings(t, s, `SELECT user_id || '|' || word || '|' || k_last || '|' || lcp FROM {S}.user_words
+				UNION ALL SELECT concat_ws('|', by_facet, by_value, facet, f_value, active, n) FROM {S}.facet_pairs ORDER BY 1`)
 		}
 		want := dump()
 		// The table as migration 003 left it: every word, no lcp.
@@ -476,16 +468,8 @@ func TestFacetCounts(t *testing.T) {
 			t.Fatal("migration 005 no longer holds the recount this test reads")
 		}
 		pairs := func(sql string) []string {
-			rows, err := s.pool.Query(ctx, s.sql(`SELECT concat_ws('|', org_id, by_facet, by_value, facet, f_value, active, n) FROM (`+
-				strings.ReplaceAll(sql, "FROM users", "FROM {S}.users")+`) p(org_id, by_facet, by_value, facet, f_value, active, n) ORDER BY 1`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return out
+			return queryStrings(t, s, `SELECT concat_ws('|', org_id, by_facet, by_value, facet, f_value, active, n) FROM (`+
+				strings.ReplaceAll(sql, "FROM users", "FROM {S}.users")+`) p(org_id, by_facet, by_value, facet, f_value, active, n) ORDER BY 1`)
 		}
 		want := pairs(recount)
 		if len(want) == 0 {
@@ -607,4 +591,19 @@ func TestSearchDrivers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// queryStrings runs a query of one text column ({S} is the store's schema)
+// and returns its rows.
+func queryStrings(t testing.TB, s *Store, sql string) []string {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), s.sql(sql))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
