@@ -632,26 +632,44 @@ type sideRows struct {
 	delTagUser, delTagKey, delTagField, delTagFValue []string
 }
 
-// leadWord reports whether w is one of a user's lead words: a prefix of the
-// user's last-name sort key. user_words leaves them out (migration 004);
-// search finds the users they match in the sort index's key range.
-func leadWord(kLast, w string) bool { return strings.HasPrefix(kLast, w) }
-
 // lcpCap bounds user_words.lcp: a term longer than lcpCap bytes reads the
 // rows of every lcp.
 const lcpCap = 15
 
-// wordLCP is the user_words.lcp of word w of a user whose last-name sort
-// key is kLast: the bytes w and kLast have in common at their start, at
-// most lcpCap. A term no longer than that which w starts with is a prefix
-// of kLast too, so the sort key's range finds the user: the row is read
-// only for longer terms (migration 004).
-func wordLCP(kLast, w string) int16 {
+// prefixLen returns the bytes a and b have in common at their start, at
+// most lcpCap.
+func prefixLen(a, b string) int {
 	n := 0
-	for n < len(w) && n < len(kLast) && n < lcpCap && w[n] == kLast[n] {
+	for n < len(a) && n < len(b) && n < lcpCap && a[n] == b[n] {
 		n++
 	}
-	return int16(n)
+	return n
+}
+
+// sideWords returns the user_words rows of a user whose last-name sort key
+// is kLast and whose words (search.Words) are words: each word with its
+// lcp, the length (at most lcpCap) of the longest start it shares with the
+// sort key or with one of the user's words that sorts before it. A term
+// no longer than that which the word starts with is a prefix of the sort
+// key, whose range finds the user, or of that smaller word, which has a
+// row of its own for it (the least such word has one); so the row is read
+// only for longer terms (migration 004). Lead words, prefixes of the sort
+// key, have no row. The rows depend on all of the user's words: Apply
+// rewrites them all when one changes.
+func sideWords(kLast string, words []string) (ws []string, lcps []int16) {
+	for _, w := range words {
+		if strings.HasPrefix(kLast, w) {
+			continue
+		}
+		n := prefixLen(w, kLast)
+		for _, v := range words {
+			if v < w {
+				n = max(n, prefixLen(w, v))
+			}
+		}
+		ws, lcps = append(ws, w), append(lcps, int16(n))
+	}
+	return ws, lcps
 }
 
 // lcpBelow returns the user_words.lcp values of the rows a term of n bytes
@@ -664,16 +682,14 @@ func lcpBelow(n int) []int16 {
 	return out
 }
 
-// addWords adds user_words rows for the user's words but its lead words.
+// addWords adds the user's user_words rows (sideWords).
 func (sr *sideRows) addWords(userID, kLast string, words []string) {
-	for _, w := range words {
-		if leadWord(kLast, w) {
-			continue
-		}
+	ws, lcps := sideWords(kLast, words)
+	for i, w := range ws {
 		sr.wordUser = append(sr.wordUser, userID)
 		sr.wordKey = append(sr.wordKey, kLast)
 		sr.word = append(sr.word, w)
-		sr.wordLCP = append(sr.wordLCP, wordLCP(kLast, w))
+		sr.wordLCP = append(sr.wordLCP, lcps[i])
 	}
 }
 
@@ -687,17 +703,15 @@ func (sr *sideRows) addTags(userID, kLast string, tags []tagRow) {
 	}
 }
 
-// delWords deletes the user_words rows of the user's words but its lead
-// words (never stored).
+// delWords deletes the user's user_words rows, words being all of the
+// words they were written for.
 func (sr *sideRows) delWords(userID, kLast string, words []string) {
-	for _, w := range words {
-		if leadWord(kLast, w) {
-			continue
-		}
+	ws, lcps := sideWords(kLast, words)
+	for i, w := range ws {
 		sr.delWordUser = append(sr.delWordUser, userID)
 		sr.delWordKey = append(sr.delWordKey, kLast)
 		sr.delWord = append(sr.delWord, w)
-		sr.delWordLCP = append(sr.delWordLCP, wordLCP(kLast, w))
+		sr.delWordLCP = append(sr.delWordLCP, lcps[i])
 	}
 }
 
@@ -788,8 +802,11 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 				side.addTags(u.ID, kLast, newTags)
 				continue
 			}
-			side.delWords(u.ID, c.kLast, minus(c.words, newWords))
-			side.addWords(u.ID, c.kLast, minus(newWords, c.words))
+			if len(minus(c.words, newWords)) > 0 || len(minus(newWords, c.words)) > 0 {
+				// A word's row depends on the user's other words.
+				side.delWords(u.ID, c.kLast, c.words)
+				side.addWords(u.ID, c.kLast, newWords)
+			}
 			side.delTags(u.ID, c.kLast, minusTags(c.tags, newTags))
 			side.addTags(u.ID, c.kLast, minusTags(newTags, c.tags))
 		}

@@ -168,10 +168,9 @@ func rawRowsOf(users []store.User, now int64) rawRows {
 			ur = append(ur, row)
 			sr = append(sr, []any{u.OrgID, u.ID, ua.source[k]})
 			kLast := ua.kLast[k]
-			for _, w := range search.Words(u.FirstName, u.LastName, u.Email) {
-				if !leadWord(kLast, w) {
-					wr = append(wr, []any{u.OrgID, w, kLast, u.ID, wordLCP(kLast, w)})
-				}
+			ws, lcps := sideWords(kLast, search.Words(u.FirstName, u.LastName, u.Email))
+			for i, w := range ws {
+				wr = append(wr, []any{u.OrgID, w, kLast, u.ID, lcps[i]})
 			}
 			for _, t := range tags {
 				tr = append(tr, []any{u.OrgID, t.fvalue, kLast, u.ID, t.field, t.value})

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -231,6 +232,50 @@ func TestApplyFocused(t *testing.T) {
 		page, err := s.Search(ctx, "acme", search.Query{Groups: []string{"g\x00"}, Text: "a\x00b"})
 		if err != nil || len(page.Users) != 0 {
 			t.Errorf("Search with NULs = %v, %v; want an empty page", page, err)
+		}
+	})
+
+	t.Run("WordRowsFollowAnEmailChange", func(t *testing.T) {
+		// "annabel" is covered by the smaller "ann" from the e-mail
+		// address for terms of up to three bytes (sideWords); when the
+		// address changes, the name must be found by its own row again.
+		t.Parallel()
+		s := setup(t)
+		u := synth.Users(6, "acme", "src", 1)[0]
+		u.FirstName, u.LastName, u.Email = "Annabel", "Lee", "ann.lee@example.com"
+		if _, err := s.Apply(ctx, createReq("acme", []store.User{u})); err != nil {
+			t.Fatal(err)
+		}
+		find := func(text string) int {
+			t.Helper()
+			page, err := s.Search(ctx, "acme", search.Query{Text: text, Status: search.StatusAll})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(page.Users)
+		}
+		if find("an") != 1 || find("annab") != 1 || find("ann.l") != 1 {
+			t.Fatal("the user is not found by the prefixes of her words before the change")
+		}
+		u.Email = "bob@example.com"
+		if _, err := s.Apply(ctx, store.ApplyRequest{OrgID: "acme", Users: []store.UserWrite{{User: u, ExpectVersion: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+		for text, want := range map[string]int{"an": 1, "ann": 1, "annabel": 1, "annx": 0, "bo": 1, "le": 1} {
+			if got := find(text); got != want {
+				t.Errorf("Search %q after the address changed found %d users, want %d", text, got, want)
+			}
+		}
+		kLast := search.SortKey(search.SortLastName, u.FirstName, u.LastName, u.Email)
+		ws, lcps := sideWords(kLast, search.Words(u.FirstName, u.LastName, u.Email))
+		var want []string
+		for i, w := range ws {
+			want = append(want, fmt.Sprintf("%s|%d", w, lcps[i]))
+		}
+		sortStrings(want)
+		got := queryStrings(t, s, `SELECT word || '|' || lcp FROM {S}.user_words ORDER BY 1`)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("user_words after the address changed (-want +got):\n%s", diff)
 		}
 	})
 

@@ -108,6 +108,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
 			return fmt.Errorf("pgstore: migrate: %s: %w", m.name, err)
 		}
+		if step := migrationSteps[m.version]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				return fmt.Errorf("pgstore: migrate: %s: %w", m.name, err)
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO `+s.schema+`.schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
 			return fmt.Errorf("pgstore: migrate: record %s: %w", m.name, err)
 		}
@@ -117,4 +122,57 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("pgstore: migrate: commit: %w", err)
 	}
 	return nil
+}
+
+// migrationSteps are the parts of migrations written in Go, run after the
+// version's SQL in the same transaction (with search_path set to the
+// store's schema).
+var migrationSteps = map[int]func(ctx context.Context, tx pgx.Tx) error{
+	4: fillUserWords,
+}
+
+// fillUserWordsBatch is how many users migration 004 reads at a time.
+const fillUserWordsBatch = 10_000
+
+// fillUserWords writes the user_words rows of every user (migration 004)
+// with sideWords, as Apply writes them, then adds the table's primary key
+// and statistics.
+func fillUserWords(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `DECLARE dirsync_fill_words NO SCROLL CURSOR FOR SELECT org_id, id, k_last, words FROM users`); err != nil {
+		return err
+	}
+	for {
+		rows, err := tx.Query(ctx, `FETCH `+strconv.Itoa(fillUserWordsBatch)+` FROM dirsync_fill_words`)
+		if err != nil {
+			return err
+		}
+		var batch [][]any
+		var org, id, kLast string
+		var words []string
+		users := 0
+		_, err = pgx.ForEachRow(rows, []any{&org, &id, &kLast, &words}, func() error {
+			users++
+			ws, lcps := sideWords(kLast, words)
+			for i, w := range ws {
+				batch = append(batch, []any{org, lcps[i], w, kLast, id})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if users == 0 {
+			break
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"user_words"}, []string{"org_id", "lcp", "word", "k_last", "user_id"},
+			pgx.CopyFromRows(batch)); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `CLOSE dirsync_fill_words`); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `ALTER TABLE user_words ADD CONSTRAINT user_words_pkey PRIMARY KEY (org_id, lcp, word, k_last, user_id);
+		ANALYZE user_words`, pgx.QueryExecModeSimpleProtocol)
+	return err
 }

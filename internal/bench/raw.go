@@ -225,12 +225,9 @@ func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, pe
 				}
 				sources = append(sources, row)
 			}
-			for _, w := range p.words {
-				// The rows pgstore keeps (its migration 004): a lead
-				// word's (a prefix of the sort key) none.
-				if !strings.HasPrefix(p.kLast, w) {
-					words = append(words, wordRow(org, w, u.ID, p.kLast, pgWordLCP(p.kLast, w)))
-				}
+			ws, lcps := pgSideWords(p.kLast, p.words)
+			for k, w := range ws {
+				words = append(words, wordRow(org, w, u.ID, p.kLast, lcps[k]))
 			}
 			for _, t := range p.tagRow {
 				tags = append(tags, tagRow(org, t.folded, u.ID, t.field, t.value, p.kLast))
@@ -460,14 +457,29 @@ func rawSQLiteLoad(ctx context.Context, db *sql.DB, org string, people []rawPers
 	return nil
 }
 
-// pgLCPCap and pgWordLCP are pgstore's user_words.lcp (its migration 004):
-// the bytes a word and the sort key share at their start, at most 15.
-const pgLCPCap = 15
-
-func pgWordLCP(kLast, w string) int16 {
-	n := 0
-	for n < len(w) && n < len(kLast) && n < pgLCPCap && w[n] == kLast[n] {
-		n++
+// pgSideWords returns the user_words rows pgstore keeps for a person (its
+// migration 004 and sideWords): no row for a word the sort key starts
+// with; each other word with the longest start (at most 15 bytes) it
+// shares with the sort key or a smaller word of the person.
+func pgSideWords(kLast string, words []string) (ws []string, lcps []int16) {
+	prefixLen := func(a, b string) int {
+		n := 0
+		for n < len(a) && n < len(b) && n < 15 && a[n] == b[n] {
+			n++
+		}
+		return n
 	}
-	return int16(n)
+	for _, w := range words {
+		if strings.HasPrefix(kLast, w) {
+			continue
+		}
+		n := prefixLen(w, kLast)
+		for _, v := range words {
+			if v < w {
+				n = max(n, prefixLen(w, v))
+			}
+		}
+		ws, lcps = append(ws, w), append(lcps, int16(n))
+	}
+	return ws, lcps
 }
