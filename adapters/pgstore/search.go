@@ -125,8 +125,8 @@ func buildWhereMode(orgID string, q search.Query, d *driver) *whereBuilder {
 		}
 		if w.inRow && d.term == i {
 			// The driving term (a simple one): its candidates' IDs first
-			// — its side-table rows and the sort-key range of its lead
-			// words (migration 004) — then one primary-key lookup each,
+			// — its side-table rows and the sort-key range they leave
+			// out (migration 004) — then one primary-key lookup each,
 			// checked on the row below.
 			w.add(skipNone, "u.id = ANY(ARRAY(SELECT x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND "+w.sideRange(term)+
 				" UNION ALL SELECT v.id FROM {S}.users v WHERE v.org_id = $1 AND "+w.keyRange("v.k_last", term)+"))")
@@ -146,7 +146,7 @@ func buildWhereMode(orgID string, q search.Query, d *driver) *whereBuilder {
 }
 
 // prefix renders "some word of u starts with p": a check of the row's
-// words, or a range scan of user_words or (for the lead words it leaves
+// words, or a range scan of user_words or (for the users its rows leave
 // out, migration 004) of the sort key, whose candidates the row confirms.
 func (w *whereBuilder) prefix(p string) string {
 	if w.inRow {
@@ -167,8 +167,9 @@ func (w *whereBuilder) wordRange(p string) string {
 }
 
 // sideRange renders the user_words rows x a term p reads: those whose
-// word starts with p and whose user the sort key's range would not find
-// (lcp below len(p), migration 004), one index range per lcp value.
+// word starts with p and whose lcp is below len(p) (migration 004), one
+// index range per lcp value. The users they leave out have a sort key
+// that starts with p.
 func (w *whereBuilder) sideRange(p string) string {
 	return "x.lcp = ANY(" + w.arg(lcpBelow(len(p))) + "::int2[]) AND " + w.wordRange(p)
 }
@@ -252,9 +253,9 @@ type driver struct {
 	take int
 	// split (the default sort) is the index among search.Terms of the one
 	// simple term that may drive, alone or in the intersection, or -1.
-	// Its side-table pairs hold only the users it matches by a word that
-	// is not a lead word (migration 004); Search reads the others from
-	// the sort key's range (leadPage) and merges the two.
+	// Its side-table pairs leave out the users whose sort key starts with
+	// the term (migration 004); Search reads those from the sort key's
+	// range (leadPage) and merges the two.
 	split int
 	// below, when hasBelow, bounds the sort keys read (exclusive): a
 	// leadPage reads one key range.
@@ -431,8 +432,9 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 	}
 	for k, i := range simple {
 		if ordered && i != split {
-			// Only the split term's lead words are read from the sort
-			// key (leadPage); another term's pairs would miss its own.
+			// Only the split term's users left out of its pairs are
+			// read from the sort key (leadPage); another term's pairs
+			// would miss its own.
 			continue
 		}
 		c := termN[k]
@@ -651,7 +653,7 @@ func (s *Store) searchPage(ctx context.Context, orgID string, q search.Query, d 
 }
 
 // readPage reads the users of one page of q (up to q.Limit+1) with d: when
-// d drives from the split term's pairs, those its lead words match come
+// d drives from the split term's pairs, the users those leave out come
 // from the sort key's range (leadPage) and the two are merged.
 func (s *Store) readPage(ctx context.Context, orgID string, q search.Query, d *driver, pos search.Position, hasCursor bool) ([]store.User, error) {
 	if !orderedRead(q, d) || !d.drivesSplit() {
@@ -698,7 +700,7 @@ func (s *Store) readPage(ctx context.Context, orgID string, q search.Query, d *d
 
 // leadPage reads (up to q.Limit+1, after pos if hasCursor) the users q
 // matches whose last-name sort key starts with term: among them, all the
-// users term matches by a lead word (migration 004). It reads the key
+// users the term's user_words rows leave out (migration 004). It reads the key
 // range of the sort index, checking the filters on each row, or, with a
 // tag filter, the tag's side-table pairs in that range, which are in sort
 // order too, whatever the tag's size.
@@ -942,10 +944,6 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 	if by, vals := pairField(q); len(shared) > 0 && by != "" {
 		// One field filter alone: the other facets are sums of the
 		// pair counts Apply keeps (facet_pairs), by the status.
-		facets := slices.Clone(shared)
-		if slices.Contains(shared, facetTag) {
-			facets = append(facets, facetFieldPrefix)
-		}
 		b.Queue(s.sql(`SELECT facet, f_value, sum(n)::bigint, 0::bigint FROM {S}.facet_pairs
 			WHERE org_id = $1 AND by_facet = $2 AND by_value = ANY($3) AND active = ANY($4)
 			AND (facet = ANY($5) OR ($6 AND facet LIKE 'field:%'))
