@@ -235,6 +235,39 @@ func TestApplyFocused(t *testing.T) {
 		}
 	})
 
+	t.Run("PurgeOrgLeavesNoRowInAnyTable", func(t *testing.T) {
+		// Every table with an org_id column, whichever migration added
+		// it: none keeps a row of the purged org, and the other org's
+		// rows stay.
+		t.Parallel()
+		s := setup(t)
+		for _, org := range []string{"acme", "other"} {
+			if _, err := s.Apply(ctx, createReq(org, synth.Users(7, org, "src", 20))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PurgeOrg(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		tables := queryStrings(t, s, `SELECT table_name::text FROM information_schema.columns
+			WHERE table_schema = '`+s.cfg.Schema+`' AND column_name = 'org_id' ORDER BY 1`)
+		if len(tables) < 10 {
+			t.Fatalf("found only %d tables with an org_id column: %v", len(tables), tables)
+		}
+		for _, table := range tables {
+			var acme, other int
+			if err := s.pool.QueryRow(ctx, s.sql(`SELECT count(*) FILTER (WHERE org_id = 'acme'), count(*) FILTER (WHERE org_id = 'other') FROM {S}.`+table)).Scan(&acme, &other); err != nil {
+				t.Fatal(err)
+			}
+			if acme != 0 {
+				t.Errorf("%s keeps %d rows of the purged org", table, acme)
+			}
+			if table == "facet_pairs" && other == 0 {
+				t.Errorf("facet_pairs has no row of the other org: the test does not exercise it")
+			}
+		}
+	})
+
 	t.Run("WordRowsFollowAnEmailChange", func(t *testing.T) {
 		// "annabel" is covered by the smaller "ann" from the e-mail
 		// address for terms of up to three bytes (sideWords); when the

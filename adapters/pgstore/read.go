@@ -719,7 +719,7 @@ func (s *Store) PurgeOrg(ctx context.Context, orgID string) error {
 		return err
 	}
 	return interpretError(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, t := range []string{"user_words", "user_tags", "facet_counts", "memberships", "user_sources", "users", "groups", "changes", "counters",
+		for _, t := range []string{"user_words", "user_tags", "facet_counts", "facet_pairs", "memberships", "user_sources", "users", "groups", "changes", "counters",
 			"runs", "parked_events", "events", "tombstones", "leases", "source_states"} {
 			if _, err := tx.Exec(ctx, s.sql(`DELETE FROM {S}.`+t+` WHERE org_id = $1`), orgID); err != nil {
 				return fmt.Errorf("pgstore: purge %s: %w", t, err)
