@@ -165,10 +165,10 @@ func sqliteFingerprint(ctx context.Context, db *sql.DB) ([]int64, error) {
 }
 
 // pgTables are the tables a sync of people writes.
-var pgTables = []string{"users", "user_words", "user_tags", "changes", "counters", "groups", "memberships"}
+var pgTables = []string{"users", "user_words", "user_tags", "facet_counts", "changes", "counters", "groups", "memberships"}
 
 // pgOptionalTables are written by a sync in newer schemas.
-var pgOptionalTables = []string{"user_sources"}
+var pgOptionalTables = []string{"user_sources", "facet_pairs"}
 
 func openPostgres(ctx context.Context, dsn, schema string) (*benchStore, error) {
 	if err := CheckLoopback(dsn); err != nil {
