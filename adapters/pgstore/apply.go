@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/directorysync/directorysync/internal/wordrows"
 	"github.com/directorysync/directorysync/mapping"
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
@@ -632,50 +633,14 @@ type sideRows struct {
 	delTagUser, delTagKey, delTagField, delTagFValue []string
 }
 
-// lcpCap bounds user_words.lcp: a term longer than lcpCap bytes reads the
-// rows of every lcp.
-const lcpCap = 15
-
-// prefixLen returns the bytes a and b have in common at their start, at
-// most lcpCap.
-func prefixLen(a, b string) int {
-	n := 0
-	for n < len(a) && n < len(b) && n < lcpCap && a[n] == b[n] {
-		n++
-	}
-	return n
-}
-
-// sideWords returns the user_words rows of a user whose last-name sort key
-// is kLast and whose words (search.Words) are words: each word with its
-// lcp, the length (at most lcpCap) of the longest start it shares with the
-// sort key or with one of the user's words that sorts before it. A term
-// no longer than that which the word starts with is a prefix of the sort
-// key, whose range finds the user, or of that smaller word, which has a
-// row of its own for it (the least such word has one); so the row is read
-// only for longer terms (migration 004). Lead words, prefixes of the sort
-// key, have no row. The rows depend on all of the user's words: Apply
-// rewrites them all when one changes.
-func sideWords(kLast string, words []string) (ws []string, lcps []int16) {
-	for _, w := range words {
-		if strings.HasPrefix(kLast, w) {
-			continue
-		}
-		n := prefixLen(w, kLast)
-		for _, v := range words {
-			if v < w {
-				n = max(n, prefixLen(w, v))
-			}
-		}
-		ws, lcps = append(ws, w), append(lcps, int16(n))
-	}
-	return ws, lcps
-}
+// sideWords returns the user_words rows of a user (wordrows.Rows;
+// migration 004).
+func sideWords(kLast string, words []string) ([]string, []int16) { return wordrows.Rows(kLast, words) }
 
 // lcpBelow returns the user_words.lcp values of the rows a term of n bytes
-// reads (migration 004): those below n, or all of them past lcpCap.
+// reads (migration 004): those below n, or all of them past wordrows.Cap.
 func lcpBelow(n int) []int16 {
-	out := make([]int16, min(n, lcpCap+1))
+	out := make([]int16, min(n, wordrows.Cap+1))
 	for i := range out {
 		out[i] = int16(i)
 	}

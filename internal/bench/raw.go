@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/directorysync/directorysync/internal/wordrows"
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
 )
@@ -225,7 +226,7 @@ func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, pe
 				}
 				sources = append(sources, row)
 			}
-			ws, lcps := pgSideWords(p.kLast, p.words)
+			ws, lcps := wordrows.Rows(p.kLast, p.words)
 			for k, w := range ws {
 				words = append(words, wordRow(org, w, u.ID, p.kLast, lcps[k]))
 			}
@@ -455,31 +456,4 @@ func rawSQLiteLoad(ctx context.Context, db *sql.DB, org string, people []rawPers
 		return fmt.Errorf("raw SQLite load: commit: %w", err)
 	}
 	return nil
-}
-
-// pgSideWords returns the user_words rows pgstore keeps for a person (its
-// migration 004 and sideWords): no row for a word the sort key starts
-// with; each other word with the longest start (at most 15 bytes) it
-// shares with the sort key or a smaller word of the person.
-func pgSideWords(kLast string, words []string) (ws []string, lcps []int16) {
-	prefixLen := func(a, b string) int {
-		n := 0
-		for n < len(a) && n < len(b) && n < 15 && a[n] == b[n] {
-			n++
-		}
-		return n
-	}
-	for _, w := range words {
-		if strings.HasPrefix(kLast, w) {
-			continue
-		}
-		n := prefixLen(w, kLast)
-		for _, v := range words {
-			if v < w {
-				n = max(n, prefixLen(w, v))
-			}
-		}
-		ws, lcps = append(ws, w), append(lcps, int16(n))
-	}
-	return ws, lcps
 }
