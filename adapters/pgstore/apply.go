@@ -633,10 +633,6 @@ type sideRows struct {
 	delTagUser, delTagKey, delTagField, delTagFValue []string
 }
 
-// sideWords returns the user_words rows of a user (wordrows.Rows;
-// migration 004).
-func sideWords(kLast string, words []string) ([]string, []int16) { return wordrows.Rows(kLast, words) }
-
 // lcpBelow returns the user_words.lcp values of the rows a term of n bytes
 // reads (migration 004): those below n, or all of them past wordrows.Cap.
 func lcpBelow(n int) []int16 {
@@ -647,9 +643,9 @@ func lcpBelow(n int) []int16 {
 	return out
 }
 
-// addWords adds the user's user_words rows (sideWords).
+// addWords adds the user's user_words rows (wordrows.Rows, migration 004).
 func (sr *sideRows) addWords(userID, kLast string, words []string) {
-	ws, lcps := sideWords(kLast, words)
+	ws, lcps := wordrows.Rows(kLast, words)
 	for i, w := range ws {
 		sr.wordUser = append(sr.wordUser, userID)
 		sr.wordKey = append(sr.wordKey, kLast)
@@ -671,7 +667,7 @@ func (sr *sideRows) addTags(userID, kLast string, tags []tagRow) {
 // delWords deletes the user's user_words rows, words being all of the
 // words they were written for.
 func (sr *sideRows) delWords(userID, kLast string, words []string) {
-	ws, lcps := sideWords(kLast, words)
+	ws, lcps := wordrows.Rows(kLast, words)
 	for i, w := range ws {
 		sr.delWordUser = append(sr.delWordUser, userID)
 		sr.delWordKey = append(sr.delWordKey, kLast)
@@ -757,8 +753,12 @@ func (a *applier) users(ctx context.Context, writes []store.UserWrite, base int)
 			newWords := search.Words(u.FirstName, u.LastName, u.Email)
 			newTags := tagRows(u.Tags)
 			upd.add(u, c.version+1, 0, a.now, newWords, newTags)
-			a.countUser(c.dept, c.div, c.office, c.active, c.tags, -1)
-			a.countUser(u.Department, u.Division, u.Office, u.Active, newTags, 1)
+			if c.dept != u.Department || c.div != u.Division || c.office != u.Office || c.active != u.Active || !slices.Equal(c.tags, newTags) {
+				// Unchanged, the two would cancel out (some 50 map
+				// updates per user, in a remap of every row).
+				a.countUser(c.dept, c.div, c.office, c.active, c.tags, -1)
+				a.countUser(u.Department, u.Division, u.Office, u.Active, newTags, 1)
+			}
 			if kLast := upd.kLast[len(upd.kLast)-1]; kLast != c.kLast {
 				// The key is in every side row: rewrite them all.
 				side.delWords(u.ID, c.kLast, c.words)

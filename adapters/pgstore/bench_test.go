@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/directorysync/directorysync/internal/synth"
+	"github.com/directorysync/directorysync/internal/wordrows"
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
 )
@@ -168,7 +169,7 @@ func rawRowsOf(users []store.User, now int64) rawRows {
 			ur = append(ur, row)
 			sr = append(sr, []any{u.OrgID, u.ID, ua.source[k]})
 			kLast := ua.kLast[k]
-			ws, lcps := sideWords(kLast, search.Words(u.FirstName, u.LastName, u.Email))
+			ws, lcps := wordrows.Rows(kLast, search.Words(u.FirstName, u.LastName, u.Email))
 			for i, w := range ws {
 				wr = append(wr, []any{u.OrgID, w, kLast, u.ID, lcps[i]})
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/directorysync/directorysync/adapters/memstore"
 	"github.com/directorysync/directorysync/internal/synth"
+	"github.com/directorysync/directorysync/internal/wordrows"
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
 )
@@ -270,7 +271,7 @@ func TestApplyFocused(t *testing.T) {
 
 	t.Run("WordRowsFollowAnEmailChange", func(t *testing.T) {
 		// "annabel" is covered by the smaller "ann" from the e-mail
-		// address for terms of up to three bytes (sideWords); when the
+		// address for terms of up to three bytes (wordrows.Rows); when the
 		// address changes, the name must be found by its own row again.
 		t.Parallel()
 		s := setup(t)
@@ -300,7 +301,7 @@ func TestApplyFocused(t *testing.T) {
 			}
 		}
 		kLast := search.SortKey(search.SortLastName, u.FirstName, u.LastName, u.Email)
-		ws, lcps := sideWords(kLast, search.Words(u.FirstName, u.LastName, u.Email))
+		ws, lcps := wordrows.Rows(kLast, search.Words(u.FirstName, u.LastName, u.Email))
 		var want []string
 		for i, w := range ws {
 			want = append(want, fmt.Sprintf("%s|%d", w, lcps[i]))

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/directorysync/directorysync/internal/wordrows"
 )
 
 //go:embed migrations/*.sql
@@ -135,7 +137,7 @@ var migrationSteps = map[int]func(ctx context.Context, tx pgx.Tx) error{
 const fillUserWordsBatch = 10_000
 
 // fillUserWords writes the user_words rows of every user (migration 004)
-// with sideWords, as Apply writes them, then adds the table's primary key
+// with wordrows.Rows, as Apply writes them, then adds the table's primary key
 // and statistics.
 func fillUserWords(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `DECLARE dirsync_fill_words NO SCROLL CURSOR FOR SELECT org_id, id, k_last, words FROM users`); err != nil {
@@ -152,7 +154,7 @@ func fillUserWords(ctx context.Context, tx pgx.Tx) error {
 		users := 0
 		_, err = pgx.ForEachRow(rows, []any{&org, &id, &kLast, &words}, func() error {
 			users++
-			ws, lcps := sideWords(kLast, words)
+			ws, lcps := wordrows.Rows(kLast, words)
 			for i, w := range ws {
 				batch = append(batch, []any{org, lcps[i], w, kLast, id})
 			}

@@ -2,7 +2,7 @@
 -- rows of lead words (prefixes of the user's last-name sort key, k_last)
 -- go. A row's lcp is the length (bytes, at most 15) of the longest start
 -- its word shares with k_last or with one of the user's words that sorts
--- before it (see sideWords in apply.go).
+-- before it (internal/wordrows).
 --
 -- A term p that a word starts with, no longer than the word's lcp, is a
 -- prefix of k_last, or of a smaller word of the user with a row of its own
@@ -19,8 +19,9 @@
 --
 -- The table is rebuilt: this file makes it empty, then the store's Go code
 -- (fillUserWords, migrate.go) writes its rows from users.k_last and
--- users.words with the function Apply uses, in the same transaction, and
--- adds the primary key (org_id, lcp, word, k_last, user_id).
+-- users.words with the function Apply uses (wordrows.Rows), in the same
+-- transaction, and adds the primary key (org_id, lcp, word, k_last,
+-- user_id).
 
 DROP TABLE user_words;
 CREATE TABLE user_words (
