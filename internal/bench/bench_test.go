@@ -201,6 +201,8 @@ func TestRunChildRefusesBadSpecs(t *testing.T) {
 		"no directory":        {Store: Memory, People: 10, Queries: 1, Runs: 1},
 		"an unknown store":    {Store: "oracle", People: 10, Queries: 1, Runs: 1, Dir: dir},
 		"postgres and no DSN": {Store: Postgres, People: 10, Queries: 1, Runs: 1, Dir: dir},
+		"an unknown phase":    {Store: Memory, People: 10, Queries: 1, Runs: 1, Dir: dir, Phase: "warm"},
+		"a sync unprepared":   {Store: Memory, People: 10, Queries: 1, Runs: 1, Dir: dir, Phase: PhaseSync},
 	} {
 		t.Run("it refuses "+name, func(t *testing.T) {
 			t.Parallel()

@@ -45,7 +45,20 @@ type Spec struct {
 	// SearchOnly skips the raw load and the syncs: the store is loaded
 	// through Apply (as the many-orgs measurement is) and only searched.
 	SearchOnly bool `json:"search_only,omitempty"`
+	// Phase, when set, runs one half of the measurement: PhasePrepare
+	// generates the listings into Dir and measures the raw limit;
+	// PhaseSync runs the syncs and searches over those listings (and
+	// removes them). Run uses a child process for each, so that the sync's
+	// resident set owes nothing to the generator's (which holds the whole
+	// directory several times over). The empty phase runs both.
+	Phase string `json:"phase,omitempty"`
 }
+
+// The phases of a measurement (Spec.Phase).
+const (
+	PhasePrepare = "prepare"
+	PhaseSync    = "sync"
+)
 
 // Result is what one child measured. Durations are in seconds, sizes in
 // bytes, latencies in milliseconds.
@@ -137,55 +150,24 @@ func RunChild(ctx context.Context, spec Spec, logw io.Writer) (res Result, err e
 		return res, fmt.Errorf("compile the remap mapping: %w", err)
 	}
 
+	if spec.Phase != "" && spec.Phase != PhasePrepare && spec.Phase != PhaseSync {
+		return res, fmt.Errorf("phase %q: want %q, %q or none", spec.Phase, PhasePrepare, PhaseSync)
+	}
 	// The listings, written to files so that the sync streams them as it
-	// would a provider's pages; the raw rows of the same people.
-	listing := filepath.Join(spec.Dir, fmt.Sprintf("listing-%d-%d.jsonl", os.Getpid(), spec.People))
-	churned := filepath.Join(spec.Dir, fmt.Sprintf("churned-%d-%d.jsonl", os.Getpid(), spec.People))
+	// would a provider's pages.
+	listing, churned := listingPaths(spec)
+	if spec.Phase != PhaseSync {
+		if res.Raw, err = prepare(ctx, spec, listing, churned, logw); err != nil {
+			os.Remove(listing)
+			os.Remove(churned)
+			return res, err
+		}
+		if spec.Phase == PhasePrepare {
+			return res, nil
+		}
+	}
 	defer os.Remove(listing)
 	defer os.Remove(churned)
-	logf(logw, "%s %d: generating the directory", spec.Store, spec.People)
-	var people []rawPerson
-	{
-		recs := synth.Records(seed, spec.People)
-		if err := writeListing(listing, recs); err != nil {
-			return res, err
-		}
-		// 1 % churn: 0.6 % updated, 0.2 % gone, 0.2 % new.
-		if err := writeListing(churned, synth.Churn(seed+1, recs, 0.006, 0.002, 0.002)); err != nil {
-			return res, err
-		}
-		if spec.Store != Memory {
-			users := make([]store.User, len(recs))
-			for i := range recs {
-				users[i] = synth.UserOf(benchOrg, benchSource, &recs[i])
-			}
-			if people, err = rawPeople(users); err != nil {
-				return res, err
-			}
-		}
-	}
-
-	// The raw database limit, in a store of its own.
-	if people != nil {
-		raw, err := openStore(ctx, spec, spec.Store)
-		if err != nil {
-			return res, err
-		}
-		logf(logw, "%s %d: raw load", spec.Store, spec.People)
-		load, err := raw.raw(ctx, benchOrg, people)
-		if err == nil {
-			start := time.Now()
-			err = load(ctx)
-			res.Raw = time.Since(start).Seconds()
-		}
-		if cerr := raw.close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return res, err
-		}
-		people = nil
-	}
 
 	st, err := openStore(ctx, spec, spec.Store)
 	if err != nil {
@@ -322,4 +304,57 @@ func searchOnly(ctx context.Context, spec Spec, m mapping.Mapper, logw io.Writer
 	logf(logw, "%s %d: search", spec.Store, spec.People)
 	err = measureSearches(ctx, spec, st, m, o, &res, logw)
 	return res, err
+}
+
+// listingPaths are the files of spec's listings: the full one and the one
+// after churn.
+func listingPaths(spec Spec) (listing, churned string) {
+	name := fmt.Sprintf("%s-%d", spec.Store, spec.People)
+	return filepath.Join(spec.Dir, "listing-"+name+".jsonl"), filepath.Join(spec.Dir, "churned-"+name+".jsonl")
+}
+
+// prepare writes spec's listings (the synth directory and its 1 % churn)
+// to listing and churned and, for a SQL store, measures the raw database
+// limit of the same people in a store of its own; it returns that limit in
+// seconds (0 for memstore).
+func prepare(ctx context.Context, spec Spec, listing, churned string, logw io.Writer) (raw float64, err error) {
+	logf(logw, "%s %d: generating the directory", spec.Store, spec.People)
+	var people []rawPerson
+	{
+		recs := synth.Records(seed, spec.People)
+		if err := writeListing(listing, recs); err != nil {
+			return 0, err
+		}
+		// 1 % churn: 0.6 % updated, 0.2 % gone, 0.2 % new.
+		if err := writeListing(churned, synth.Churn(seed+1, recs, 0.006, 0.002, 0.002)); err != nil {
+			return 0, err
+		}
+		if spec.Store == Memory {
+			return 0, nil
+		}
+		users := make([]store.User, len(recs))
+		for i := range recs {
+			users[i] = synth.UserOf(benchOrg, benchSource, &recs[i])
+		}
+		if people, err = rawPeople(users); err != nil {
+			return 0, err
+		}
+	}
+
+	// The raw database limit, in a store of its own.
+	st, err := openStore(ctx, spec, spec.Store)
+	if err != nil {
+		return 0, err
+	}
+	logf(logw, "%s %d: raw load", spec.Store, spec.People)
+	load, err := st.raw(ctx, benchOrg, people)
+	if err == nil {
+		start := time.Now()
+		err = load(ctx)
+		raw = time.Since(start).Seconds()
+	}
+	if cerr := st.close(); err == nil {
+		err = cerr
+	}
+	return raw, err
 }
