@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/directorysync/directorysync/mapping"
+	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
 )
 
@@ -152,6 +153,7 @@ type runState struct {
 	pending  []pendingDeactivation
 	slow     []matchInput // changed records waiting for flush
 	inflight *write       // the batch being written, if any (see applyItems)
+	settled  writtenKeys  // the users the last settled batch wrote (see flush)
 	failedW  bool         // a write failed: write nothing more in this run
 	wrote    bool         // whether anything was journaled
 	lastSeq  int64
@@ -427,33 +429,136 @@ func (r *runState) scan(rec *mapping.Record) {
 }
 
 // flush diffs the queued records against their stored rows (one
-// LoadUsers) and starts writing them (one Apply, see applyItems). It first
-// waits for the previous batch's write, so each batch is diffed against
-// the rows every earlier batch wrote, exactly as if the writes were
-// synchronous.
+// LoadUsers) and starts writing them (one Apply, see applyItems). The
+// stored rows are read while the previous batch is still being written
+// (reads and the write overlap, as mapping and the write do); once that
+// write is settled, the records it may have changed the answer for are
+// read again (see touched), so each batch is diffed against the rows every
+// earlier batch wrote, exactly as if the writes were synchronous.
 func (r *runState) flush() error {
-	if err := r.settle(); err != nil {
-		return err
-	}
 	slow := r.slow
 	r.slow = nil
 	if len(slow) == 0 {
-		return nil
+		return r.settle()
 	}
-	cands, err := loadCandidates(r.ctx, r.s.st, r.s.cfg.OrgID, r.s.source, slow, func(i int) bool {
-		_, inSnap := r.idx[slow[i].rec.ExternalID]
-		return !inSnap
-	})
-	if err != nil {
+	needIdentity := func(ins []matchInput) func(int) bool {
+		return func(i int) bool {
+			_, inSnap := r.idx[ins[i].rec.ExternalID]
+			return !inSnap
+		}
+	}
+	cands, loadErr := loadCandidates(r.ctx, r.s.st, r.s.cfg.OrgID, r.s.source, slow, needIdentity(slow))
+	overlapped := r.inflight != nil
+	if err := r.settle(); err != nil {
 		return err
+	}
+	if loadErr != nil {
+		return loadErr
+	}
+	var (
+		again []int // indexes in slow of the records read again
+		fresh *candidates
+		redo  []bool
+	)
+	if overlapped {
+		again = r.settled.touched(slow, cands, r.s.source)
+	}
+	if len(again) > 0 {
+		sub := make([]matchInput, len(again))
+		for k, i := range again {
+			sub[k] = slow[i]
+		}
+		var err error
+		if fresh, err = loadCandidates(r.ctx, r.s.st, r.s.cfg.OrgID, r.s.source, sub, needIdentity(sub)); err != nil {
+			return err
+		}
+		// A user whose own external ID the batch lists is no returning
+		// person, whichever read found it.
+		fresh.requested = cands.requested
+		redo = make([]bool, len(slow))
+		for _, i := range again {
+			redo[i] = true
+		}
 	}
 	items := make([]item, 0, len(slow))
 	for i := range slow {
-		if it, ok := r.resolve(&slow[i], cands, 0); ok {
+		c := cands
+		if redo != nil && redo[i] {
+			c = fresh
+		}
+		if it, ok := r.resolve(&slow[i], c, 0); ok {
 			items = append(items, it)
 		}
 	}
 	return r.applyItems(items)
+}
+
+// writtenKeys are the identities of the users a batch wrote: their IDs and,
+// as written, their external IDs in the source, idp IDs and folded emails.
+type writtenKeys struct {
+	ids, exts, idps, mails map[string]struct{}
+}
+
+func (k *writtenKeys) reset() {
+	clear(k.ids)
+	clear(k.exts)
+	clear(k.idps)
+	clear(k.mails)
+}
+
+func (k *writtenKeys) add(u *store.User, source string) {
+	if k.ids == nil {
+		k.ids, k.exts, k.idps, k.mails = map[string]struct{}{}, map[string]struct{}{}, map[string]struct{}{}, map[string]struct{}{}
+	}
+	k.ids[u.ID] = struct{}{}
+	if u.SourceID == source {
+		k.exts[u.ExternalID] = struct{}{}
+	}
+	if u.IdpID != "" {
+		k.idps[u.IdpID] = struct{}{}
+	}
+	if f := search.Fold(u.Email); f != "" {
+		k.mails[f] = struct{}{}
+	}
+}
+
+// touched returns the indexes of the records among ins whose candidates,
+// as cands holds them, a write of these users may have changed: a record
+// with the external ID, idp ID or email of a written user (which may now
+// match it), or with a candidate that was written (which may no longer).
+func (k *writtenKeys) touched(ins []matchInput, cands *candidates, source string) []int {
+	if len(k.ids) == 0 {
+		return nil
+	}
+	written := func(us ...*store.User) bool {
+		for _, u := range us {
+			if _, ok := k.ids[u.ID]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	var out []int
+	for i := range ins {
+		rec := ins[i].rec
+		_, ext := k.exts[rec.ExternalID]
+		hit := ext
+		if u := cands.byExt[rec.ExternalID]; !hit && u != nil {
+			hit = written(u)
+		}
+		if idp := rec.IdpID; !hit && idp != "" {
+			_, hit = k.idps[idp]
+			hit = hit || written(cands.byIdp[idp]...)
+		}
+		if e := search.Fold(matchEmail(&ins[i])); !hit && e != "" {
+			_, hit = k.mails[e]
+			hit = hit || written(cands.byMail[e]...)
+		}
+		if hit {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // item is one decided record waiting to be written.
@@ -470,6 +575,9 @@ func (r *runState) claimedFn(u *store.User) bool {
 	if u.SourceID == r.s.source {
 		if ix, ok := r.idx[u.ExternalID]; ok && r.entries[ix].seen {
 			return true // listed in this run under its own external ID
+		}
+		if _, ok := r.listed[u.ExternalID]; ok {
+			return true // the same, for a person not in the snapshot
 		}
 	}
 	return false
@@ -619,6 +727,7 @@ func (r *runState) settle() error {
 	}
 	r.inflight = nil
 	<-w.done
+	r.settled.reset()
 	err := r.finishWrite(w.items, w.req, w.res, w.err)
 	r.failedW = r.failedW || err != nil
 	return err
@@ -633,6 +742,7 @@ func (r *runState) finishWrite(items []item, req store.ApplyRequest, res store.A
 		if err == nil {
 			for i := range items {
 				r.count(&items[i].d)
+				r.settled.add(&items[i].d.write.User, r.s.source)
 			}
 			if len(req.Changes) > 0 {
 				r.wrote, r.lastSeq = true, res.LastSeq
