@@ -167,6 +167,7 @@ func (s *Store) write(ctx context.Context, what string, fn func(t *txn) error) e
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlitestore: %s: commit: %w", what, interpretError(err))
 	}
+	s.ckpt.committed()
 	return nil
 }
 

@@ -1,0 +1,58 @@
+package sqlitestore
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/directorysync/directorysync/internal/synth"
+	"github.com/directorysync/directorysync/store"
+)
+
+// TestCommitsAreCheckpointedInTheBackground: rows committed stay in the
+// WAL until a checkpoint copies them into the database file. A write far
+// below the writer's automatic checkpoint (16384 pages) must reach the
+// file anyway, through the background checkpointer; Close stops it.
+func TestCommitsAreCheckpointedInTheBackground(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "dirsync.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	// Let the migrations' checkpoint finish, then measure.
+	time.Sleep(2 * checkpointEvery)
+	before := size()
+	req := store.ApplyRequest{OrgID: "acme"}
+	for _, u := range synth.Users(1, "acme", "src", 2000) {
+		req.Users = append(req.Users, store.UserWrite{User: u})
+	}
+	if _, err := s.Apply(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file is still %d bytes 10 s after a commit of 2,000 people: nothing checkpointed it", before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.ckpt.done:
+	default:
+		t.Error("the checkpointer still runs after Close")
+	}
+}
