@@ -28,6 +28,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	runs := fs.Int("runs", 3, "search runs; the median of their p50 and p99 is reported")
 	multiOrg := fs.String("multi-org", "auto", "also measure search over size/10k orgs of 10k people on the SQL stores: auto (below 1m people), on, off")
 	searchOnly := fs.Bool("search-only", false, "skip the raw load and the syncs: load each store through Apply and measure search only")
+	remap := fs.Bool("remap", true, "measure the remap (-remap=false leaves it out: at 1m people on SQLite it takes longest)")
 	out := fs.String("out", "", "also write the tables to this file")
 	child := fs.Bool("child", false, "internal: run one measurement described on standard input")
 	pos, err := parse(fs, args, 0)
@@ -41,7 +42,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		return bench.ServeChild(ctx, os.Stdin, e.stdout, e.stderr)
 	}
 
-	opts := bench.Options{Queries: *queries, Runs: *runs, SearchOnly: *searchOnly, Log: e.stderr}
+	opts := bench.Options{Queries: *queries, Runs: *runs, SearchOnly: *searchOnly, SkipRemap: !*remap, Log: e.stderr}
 	if *queries < 1 || *runs < 1 {
 		return usageError{fmt.Sprintf("-queries (%d) and -runs (%d) must be at least 1", *queries, *runs)}
 	}

@@ -70,6 +70,8 @@ type Options struct {
 	Dir string
 	// SearchOnly skips the raw load and the syncs (see Spec.SearchOnly).
 	SearchOnly bool
+	// SkipRemap leaves the remap out (see Spec.SkipRemap).
+	SkipRemap bool
 	// Child runs each measurement; default in this process (RunChild).
 	Child ChildFunc
 	// Log receives progress lines; may be nil.
@@ -116,7 +118,8 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	}
 	for _, size := range opts.Sizes {
 		for _, st := range opts.Stores {
-			spec := Spec{Store: st, People: size, Queries: opts.Queries, Runs: opts.Runs, Dir: dir, SearchOnly: opts.SearchOnly}
+			spec := Spec{Store: st, People: size, Queries: opts.Queries, Runs: opts.Runs, Dir: dir, SearchOnly: opts.SearchOnly,
+				SkipRemap: opts.SkipRemap}
 			if st == Postgres {
 				spec.PostgresDSN = opts.PostgresDSN
 			}

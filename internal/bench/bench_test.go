@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/directorysync/directorysync/store"
 )
 
 // childEnv makes the test binary serve one measurement (Exec) instead of
@@ -315,5 +317,28 @@ func BenchmarkWholeSync(b *testing.B) {
 			b.ReportMetric(float64(x.NoopWrites), "noop-rows")
 			b.ReportMetric(float64(x.PeakRSS)/(1<<20), "peak-MiB")
 		})
+	}
+}
+
+func TestSkipRemapLeavesTheRemapOutAndSaysSo(t *testing.T) {
+	t.Parallel()
+	const n = 300
+	spec := Spec{Store: Memory, People: n, Queries: 5, Runs: 1, Dir: t.TempDir(), SkipRemap: true}
+	res, err := RunChild(context.Background(), spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.SkipRemap || res.Remap != 0 || res.RemapCounts != (store.Counts{}) {
+		t.Errorf("skip remap: %v, remap %v s, counts %+v; want skipped, 0, none", res.SkipRemap, res.Remap, res.RemapCounts)
+	}
+	if res.ColdCounts.Created != n || res.Cold <= 0 {
+		t.Errorf("cold sync %v s, counts %+v", res.Cold, res.ColdCounts)
+	}
+	var b strings.Builder
+	if err := (Report{Results: []Result{res}}).Markdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "— (not measured)") {
+		t.Errorf("the report does not say the remap was not measured:\n%s", b.String())
 	}
 }

@@ -50,7 +50,7 @@ func syncTables(b *strings.Builder, results []Result) {
 			fmt.Sprintf("%s (decode %s)%s", secs(x.Cold), secs(x.ColdDecode), ratio(cold, x.Raw, "raw")),
 			fmt.Sprintf("%s (decode %s)%s%s", secs(x.Noop), secs(x.NoopDecode), ratio(noop, cold, "cold"), ratio(noop, x.Raw, "raw")),
 			fmt.Sprintf("%s (decode %s)%s%s", secs(x.Churn), secs(x.ChurnDecode), ratio(churn, cold, "cold"), ratio(churn, x.Raw, "raw")),
-			fmt.Sprintf("%s%s%s", secs(x.Remap), ratio(x.Remap, cold, "cold"), ratio(x.Remap, x.Raw, "raw")),
+			remapCell(x, cold),
 			x.NoopWrites, mib(x.BaseRSS), mib(x.PeakRSS), mib(x.MaxRSS))
 	}
 	b.WriteString("\nRun counts (created/updated/deactivated/unchanged):\n\n")
@@ -59,10 +59,22 @@ func syncTables(b *strings.Builder, results []Result) {
 		c := func(k store.Counts) string {
 			return fmt.Sprintf("%d/%d/%d/%d", k.Created, k.Updated, k.Deactivated, k.Unchanged)
 		}
+		remap := "—"
+		if !x.SkipRemap {
+			remap = c(x.RemapCounts)
+		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", x.Store, FormatSize(x.People),
-			c(x.ColdCounts), c(x.NoopCounts), c(x.ChurnCounts), c(x.RemapCounts))
+			c(x.ColdCounts), c(x.NoopCounts), c(x.ChurnCounts), remap)
 	}
 	b.WriteString("\n")
+}
+
+// remapCell is the remap's figure, or a dash when it was not measured.
+func remapCell(x Result, cold float64) string {
+	if x.SkipRemap {
+		return "— (not measured)"
+	}
+	return fmt.Sprintf("%s%s%s", secs(x.Remap), ratio(x.Remap, cold, "cold"), ratio(x.Remap, x.Raw, "raw"))
 }
 
 // searchTable writes the search latencies.
