@@ -4,13 +4,21 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // checkpointEvery is the shortest interval between two background
 // checkpoints.
 const checkpointEvery = 250 * time.Millisecond
+
+// checkpointFrom is the size of the -wal file from which the checkpointer
+// works: below it, checkpoints wait (as SQLite's automatic ones would), so
+// a small sync does not pay for copying and syncing its pages twice while
+// it runs. The file keeps its largest size until the database is closed.
+const checkpointFrom = 64 << 20
 
 // checkpointer copies committed WAL frames into the database file on a
 // connection of its own, off the writer's path: the writer would otherwise
@@ -19,12 +27,17 @@ const checkpointEvery = 250 * time.Millisecond
 // people). The writer's own automatic checkpoint stays as a backstop, set
 // high enough (65536 pages) that in a bulk sync this one runs first.
 //
-// A commit kicks it; it runs a PASSIVE checkpoint (which waits for no one
-// and never blocks the writer or the readers) at most every
-// checkpointEvery. A checkpoint with nothing to copy costs no sync.
+// A commit kicks it; once the -wal file has reached checkpointFrom, it runs
+// a PASSIVE checkpoint (which waits for no one and never blocks the writer
+// or the readers) at most every checkpointEvery. A checkpoint with nothing
+// to copy costs no sync.
 type checkpointer struct {
-	db   *sql.DB
-	log  *slog.Logger
+	db  *sql.DB
+	log *slog.Logger
+	// wal is the path of the -wal file; from is checkpointFrom (tests
+	// lower it).
+	wal  string
+	from atomic.Int64
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
@@ -33,8 +46,9 @@ type checkpointer struct {
 	closeErr  error
 }
 
-func startCheckpointer(db *sql.DB, log *slog.Logger) *checkpointer {
-	c := &checkpointer{db: db, log: log, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+func startCheckpointer(db *sql.DB, path string, log *slog.Logger) *checkpointer {
+	c := &checkpointer{db: db, log: log, wal: path + "-wal", kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	c.from.Store(checkpointFrom)
 	go c.loop()
 	return c
 }
@@ -69,6 +83,9 @@ func (c *checkpointer) loop() {
 }
 
 func (c *checkpointer) checkpoint() {
+	if fi, err := os.Stat(c.wal); err == nil && fi.Size() < c.from.Load() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var busy, frames, copied int

@@ -27,9 +27,10 @@
 //     put the database on a network share.
 //   - ":memory:" is refused: the writer and the readers would each see their
 //     own empty database. Use a file in a temporary directory instead.
-//   - The WAL is checkpointed in the background, on a connection of its
-//     own, at most every 250 ms after a commit (a PASSIVE checkpoint, which
-//     blocks no one), so the writer does not copy pages inside its commits;
+//   - Once the -wal file has reached 64 MiB, the WAL is checkpointed in the
+//     background, on a connection of its own, at most every 250 ms after a
+//     commit (a PASSIVE checkpoint, which blocks no one), so the writer
+//     does not copy pages inside its commits;
 //     the writer's own automatic checkpoint, at 65536 pages (256 MiB)
 //     instead of SQLite's default 1000, is the backstop. The -wal file
 //     beside the database can reach that size in a bulk sync, and more
@@ -245,7 +246,7 @@ func Open(ctx context.Context, path string, cfg ...Config) (*Store, error) {
 	}
 	ck.SetMaxOpenConns(1)
 	ck.SetMaxIdleConns(1)
-	s := &Store{w: w, r: r, cfg: c, own: true, ckpt: startCheckpointer(ck, c.Logger)}
+	s := &Store{w: w, r: r, cfg: c, own: true, ckpt: startCheckpointer(ck, path, c.Logger)}
 	if !c.SkipMigrate {
 		if err := s.Migrate(ctx); err != nil {
 			s.Close()
