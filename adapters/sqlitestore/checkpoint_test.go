@@ -11,30 +11,29 @@ import (
 	"github.com/directorysync/directorysync/store"
 )
 
-// TestCommitsAreCheckpointedInTheBackground: rows committed stay in the
-// WAL until a checkpoint copies them into the database file. A write far
-// below the writer's automatic checkpoint (65536 pages) must reach the
-// file anyway, through the background checkpointer (here working from the
-// first byte of WAL, not from 64 MiB); Close stops it.
-func TestCommitsAreCheckpointedInTheBackground(t *testing.T) {
-	t.Parallel()
+// checkpointCase opens a store whose checkpointer works from `from` bytes
+// of WAL, waits for the migrations' checkpoint, commits 2,000 people (far
+// below the writer's automatic checkpoint of 65536 pages) and returns the
+// store and a function that reads the database file's size, with its size
+// before the commit.
+func checkpointCase(t *testing.T, from int64) (s *Store, size func() int64, before int64) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "dirsync.db")
 	s, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	s.ckpt.from.Store(0) // work from the first commit
-	size := func() int64 {
+	t.Cleanup(func() { s.Close() })
+	s.ckpt.from.Store(from)
+	size = func() int64 {
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return fi.Size()
 	}
-	// Let the migrations' checkpoint finish, then measure.
 	time.Sleep(2 * checkpointEvery)
-	before := size()
+	before = size()
 	req := store.ApplyRequest{OrgID: "acme"}
 	for _, u := range synth.Users(1, "acme", "src", 2000) {
 		req.Users = append(req.Users, store.UserWrite{User: u})
@@ -42,6 +41,16 @@ func TestCommitsAreCheckpointedInTheBackground(t *testing.T) {
 	if _, err := s.Apply(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
+	return s, size, before
+}
+
+// TestCommitsAreCheckpointedInTheBackground: rows committed stay in the
+// WAL until a checkpoint copies them into the database file. A small write
+// must reach the file anyway through the background checkpointer (here
+// working from the first byte of WAL, not from 64 MiB); Close stops it.
+func TestCommitsAreCheckpointedInTheBackground(t *testing.T) {
+	t.Parallel()
+	s, size, before := checkpointCase(t, 0)
 	deadline := time.Now().Add(10 * time.Second)
 	for size() <= before {
 		if time.Now().After(deadline) {
@@ -64,30 +73,9 @@ func TestCommitsAreCheckpointedInTheBackground(t *testing.T) {
 // and sync them twice while it runs).
 func TestSmallWALsWaitForTheWritersCheckpoint(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "dirsync.db")
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	time.Sleep(2 * checkpointEvery)
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := store.ApplyRequest{OrgID: "acme"}
-	for _, u := range synth.Users(1, "acme", "src", 2000) {
-		req.Users = append(req.Users, store.UserWrite{User: u})
-	}
-	if _, err := s.Apply(context.Background(), req); err != nil {
-		t.Fatal(err)
-	}
+	_, size, before := checkpointCase(t, checkpointFrom)
 	time.Sleep(4 * checkpointEvery)
-	after, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after.Size() != fi.Size() {
-		t.Errorf("the database file grew from %d to %d bytes after a small commit: it was checkpointed", fi.Size(), after.Size())
+	if after := size(); after != before {
+		t.Errorf("the database file grew from %d to %d bytes after a small commit: it was checkpointed", before, after)
 	}
 }
