@@ -461,7 +461,7 @@ func (r *runState) flush() error {
 		redo  []bool
 	)
 	if overlapped {
-		again = r.settled.touched(slow, cands, r.s.source)
+		again = r.settled.touched(slow, cands)
 	}
 	if len(again) > 0 {
 		sub := make([]matchInput, len(again))
@@ -526,7 +526,7 @@ func (k *writtenKeys) add(u *store.User, source string) {
 // as cands holds them, a write of these users may have changed: a record
 // with the external ID, idp ID or email of a written user (which may now
 // match it), or with a candidate that was written (which may no longer).
-func (k *writtenKeys) touched(ins []matchInput, cands *candidates, source string) []int {
+func (k *writtenKeys) touched(ins []matchInput, cands *candidates) []int {
 	if len(k.ids) == 0 {
 		return nil
 	}
@@ -550,9 +550,11 @@ func (k *writtenKeys) touched(ins []matchInput, cands *candidates, source string
 			_, hit = k.idps[idp]
 			hit = hit || written(cands.byIdp[idp]...)
 		}
-		if e := search.Fold(matchEmail(&ins[i])); !hit && e != "" {
-			_, hit = k.mails[e]
-			hit = hit || written(cands.byMail[e]...)
+		if !hit {
+			if e := search.Fold(matchEmail(&ins[i])); e != "" {
+				_, hit = k.mails[e]
+				hit = hit || written(cands.byMail[e]...)
+			}
 		}
 		if hit {
 			out = append(out, i)
