@@ -17,9 +17,6 @@
 //     deadlock) and checked in Go (version, then provider updated_at).
 //     Changed users are written by one pipelined batch (UPDATE … FROM
 //     unnest(arrays), and only the word and tag side rows that changed).
-//     The users table's fillfactor is 90 (migration 006), so an update that
-//     changes no indexed column (a remap of titles) mostly stays on its
-//     page as a HOT update and adds nothing to the seven indexes.
 //     New users, their side rows and the journal entries go in by COPY
 //     straight into the tables. Measured here (BenchmarkFullSync, 100k
 //     people, a shared 2-core machine under load), that bulk path took
