@@ -14,7 +14,9 @@ const benchAbout = `Measures whole syncs and searches of a synthetic directory o
 prints them as markdown tables: the raw database limit, a cold full sync, a
 no-op resync, a 1 % churn resync and a remap (each also as a ratio to the raw
 limit), the peak memory of the sync, and search latencies (p50 and p99 of the
-query mix, median of the runs). Each store and size runs in a child process.
+query mix, median of the runs). Each store and size runs in two child
+processes: one generates the listings and measures the raw limit, the other
+syncs and searches, so that the sync's memory peak is its own.
 The postgres store runs in a fresh schema of the database that -postgres (or
 DIRSYNC_TEST_POSTGRES_DSN) names, dropped afterwards; only a database on
 loopback is accepted. "dirsync bench" at 10k people takes about a minute.`
