@@ -41,6 +41,10 @@ type checkpointer struct {
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
+	// ctx is cancelled by close, so Close does not wait for a long
+	// checkpoint to finish.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	closeOnce sync.Once
 	closeErr  error
@@ -49,6 +53,7 @@ type checkpointer struct {
 func startCheckpointer(db *sql.DB, path string, log *slog.Logger) *checkpointer {
 	c := &checkpointer{db: db, log: log, wal: path + "-wal", kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	c.from.Store(checkpointFrom)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	go c.loop()
 	return c
 }
@@ -86,10 +91,10 @@ func (c *checkpointer) checkpoint() {
 	if fi, err := os.Stat(c.wal); err == nil && fi.Size() < c.from.Load() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
 	defer cancel()
 	var busy, frames, copied int
-	if err := c.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+	if err := c.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil && c.ctx.Err() == nil {
 		// The writer's automatic checkpoint still bounds the WAL.
 		c.log.Warn("sqlitestore: background checkpoint failed", slog.Any("error", err))
 	}
@@ -102,6 +107,7 @@ func (c *checkpointer) close() error {
 		return nil
 	}
 	c.closeOnce.Do(func() {
+		c.cancel()
 		close(c.stop)
 		<-c.done
 		c.closeErr = c.db.Close()
