@@ -139,33 +139,34 @@ func TestConfig(t *testing.T) {
 			t.Errorf("Open with a malformed DSN = %v, want an error naming the DSN", err)
 		}
 	})
-	t.Run("OpenTurnsOffJITAndGenericPlansUnlessTheDSNSays", func(t *testing.T) {
+	t.Run("OpenTurnsOffJITGenericPlansAndParallelWorkersUnlessTheDSNSays", func(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		dsn := os.Getenv(dsnEnv)
 		if dsn == "" {
 			t.Skip(dsnEnv + " is not set")
 		}
-		show := func(dsn string) (jit, planMode string) {
+		show := func(dsn string) (jit, planMode, parallel string) {
 			s, err := Open(ctx, dsn, Config{Schema: randomSchema()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if err := s.pool.QueryRow(ctx, `SELECT current_setting('jit'), current_setting('plan_cache_mode')`).Scan(&jit, &planMode); err != nil {
+			if err := s.pool.QueryRow(ctx, `SELECT current_setting('jit'), current_setting('plan_cache_mode'),
+				current_setting('max_parallel_workers_per_gather')`).Scan(&jit, &planMode, &parallel); err != nil {
 				t.Fatal(err)
 			}
-			return jit, planMode
+			return jit, planMode, parallel
 		}
-		if jit, mode := show(dsn); jit != "off" || mode != "force_custom_plan" {
-			t.Errorf("Open: jit = %s, plan_cache_mode = %s; want off and force_custom_plan", jit, mode)
+		if jit, mode, parallel := show(dsn); jit != "off" || mode != "force_custom_plan" || parallel != "0" {
+			t.Errorf("Open: jit = %s, plan_cache_mode = %s, max_parallel_workers_per_gather = %s; want off, force_custom_plan and 0", jit, mode, parallel)
 		}
 		sep := "?"
 		if strings.Contains(dsn, "?") {
 			sep = "&"
 		}
-		if _, mode := show(dsn + sep + "plan_cache_mode=auto"); mode != "auto" {
-			t.Errorf("Open with plan_cache_mode=auto in the DSN: plan_cache_mode = %s, want the DSN's", mode)
+		if _, mode, parallel := show(dsn + sep + "plan_cache_mode=auto&max_parallel_workers_per_gather=1"); mode != "auto" || parallel != "1" {
+			t.Errorf("Open with plan_cache_mode=auto and max_parallel_workers_per_gather=1 in the DSN: got %s and %s, want the DSN's", mode, parallel)
 		}
 	})
 	t.Run("DefaultsTheSchemaToDirsync", func(t *testing.T) {

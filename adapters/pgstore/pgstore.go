@@ -88,10 +88,15 @@
 //   - RedactSubject and PruneChanges scan the org's journal; they are meant
 //     for occasional maintenance, not for a hot path.
 //   - Open turns PostgreSQL's JIT compilation off for its connections (it
-//     added about 140 ms of compilation to a single facet query) and sets
+//     added about 140 ms of compilation to a single facet query), sets
 //     plan_cache_mode=force_custom_plan (a generic plan of a cached search
-//     statement is one plan for every filter value); a pool given to New
-//     keeps its own settings, so set both there too.
+//     statement is one plan for every filter value) and
+//     max_parallel_workers_per_gather=0 (starting parallel workers cost
+//     about 30 ms, on a 2-core machine, for searches that take a few
+//     milliseconds: one- and two-letter prefixes at a million people went
+//     from 57 and 49 ms p99 to 19 and 24); a pool given to New keeps its
+//     own settings, so set all three there too. A DSN that names one of
+//     them keeps its value.
 //   - Behind PgBouncer in transaction mode, configure the pool with a query
 //     exec mode that does not rely on named prepared statements
 //     (pgx.QueryExecModeExec or QueryExecModeSimpleProtocol).
@@ -176,9 +181,11 @@ func Open(ctx context.Context, dsn string, cfg ...Config) (*Store, error) {
 	// queries. A generic plan, which PostgreSQL may switch a prepared
 	// statement to after five executions, is one plan for every filter
 	// value: at a million people it read a common department's rows for a
-	// rare one (two-field filters 6.3 ms p50 generic, 2.0 ms custom). A
-	// host pool given to New wants the same settings (see New).
-	for k, v := range map[string]string{"jit": "off", "plan_cache_mode": "force_custom_plan"} {
+	// rare one (two-field filters 6.3 ms p50 generic, 2.0 ms custom).
+	// Parallel workers take tens of milliseconds to start, longer than
+	// the searches they would split. A host pool given to New wants the
+	// same settings (see New).
+	for k, v := range map[string]string{"jit": "off", "plan_cache_mode": "force_custom_plan", "max_parallel_workers_per_gather": "0"} {
 		if _, ok := pc.ConnConfig.RuntimeParams[k]; !ok {
 			pc.ConnConfig.RuntimeParams[k] = v
 		}
@@ -201,8 +208,9 @@ func Open(ctx context.Context, dsn string, cfg ...Config) (*Store, error) {
 }
 
 // New returns a Store on a pool the host owns; Close leaves the pool open.
-// The store's searches want the pool's connections to run with jit=off and
-// plan_cache_mode=force_custom_plan, which Open sets: add them to the
+// The store's searches want the pool's connections to run with jit=off,
+// plan_cache_mode=force_custom_plan and max_parallel_workers_per_gather=0,
+// which Open sets: add them to the
 // pool's ConnConfig.RuntimeParams (or the role's settings) where the
 // host's own queries allow.
 func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
