@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -656,7 +657,20 @@ func TestSearchDrivers(t *testing.T) {
 		{Text: first(18, 1) + " " + last(18, 3), Sort: search.SortFirstName, Limit: 4},
 		{Tags: []string{tag(19)}, Text: last(19, 2), Departments: []string{users[19].Department}, Limit: 2},
 		{Tags: []string{tag(20), tag(21)}, Text: last(20, 1) + " " + first(21, 1), Status: search.StatusAll, Limit: 3},
+		// Two-character terms, which stream from migration 006's index.
+		{Tags: []string{tag(22)}, Text: first(22, 2), Limit: 3},
+		{Text: first(23, 2), Limit: 4},
+		{Tags: []string{tag(24)}, Text: first(24, 2) + " " + users[24].Email[:1], Status: search.StatusAll, Limit: 2},
+		{Tags: []string{tag(25), tag(26)}, Text: first(25, 2), Limit: 3},
 	}
+	// A two-character term with a character outside ASCII.
+	for i := range users {
+		if w := first(i, 2); utf8.RuneCountInString(w) == 2 && len(w) > 2 {
+			queries = append(queries, search.Query{Text: w, Limit: 2}, search.Query{Tags: []string{tag(i)}, Text: w, Limit: 2})
+			break
+		}
+	}
+	streams := 0
 	for _, q := range queries {
 		q, err := q.Normalize()
 		if err != nil {
@@ -694,6 +708,13 @@ func TestSearchDrivers(t *testing.T) {
 					drivers = append(drivers, &driver{term: -1, all: true, split: i}, &driver{term: -1, all: true, split: i, take: 1})
 				}
 			}
+			if streamTerm(term) && q.Sort == search.SortLastName {
+				streams++
+				drivers = append(drivers, &driver{term: i, split: i, stream: true})
+				if len(q.Tags) > 0 {
+					drivers = append(drivers, &driver{term: -1, all: true, split: i, stream: true})
+				}
+			}
 		}
 		// Reads that sort only a few pairs at first, then more.
 		for _, d := range drivers[1:] {
@@ -706,6 +727,9 @@ func TestSearchDrivers(t *testing.T) {
 				t.Errorf("%+v read with driver %+v differs from the semi-join plan (-want +got):\n%s", q, d, diff)
 			}
 		}
+	}
+	if streams < 8 {
+		t.Errorf("%d queries read a two-character term as a stream; want at least 8", streams)
 	}
 }
 

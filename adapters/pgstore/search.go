@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/directorysync/directorysync/internal/wordrows"
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
 )
@@ -166,6 +167,21 @@ func (w *whereBuilder) wordRange(p string) string {
 	return w.keyRange("x.word", p)
 }
 
+// streamRange renders the user_words rows x of a two-character term p as
+// one range of migration 006's index, in sort order: the rows whose first
+// two characters are p's and whose lcp is below their byte length, which
+// is then p's (the database computes both with left(), counting characters
+// as its index does). Where left(p, 2) is not p (a database encoding
+// other than UTF-8, p not ASCII), the rows are checked by lcp and word
+// range instead, and PostgreSQL sorts them. It folds the test of p into a
+// constant when it plans the query, leaving one of the two conditions.
+func (w *whereBuilder) streamRange(p string) string {
+	pa, n := w.arg(p), w.arg(len(p))
+	return "left(x.word, 2) = left(" + pa + "::text, 2) AND ((octet_length(left(" + pa + "::text, 2)) = " + n +
+		" AND x.lcp < octet_length(left(x.word, 2))) OR (octet_length(left(" + pa + "::text, 2)) <> " + n +
+		" AND x.lcp < " + w.arg(int16(min(len(p), wordrows.Cap+1))) + "::int2 AND " + w.wordRange(p) + "))"
+}
+
 // sideRange renders the user_words rows x a term p reads: those whose
 // word starts with p and whose lcp is below len(p) (migration 004), one
 // index range per lcp value. The users they leave out have a sort key
@@ -261,6 +277,34 @@ type driver struct {
 	// leadPage reads one key range.
 	below    string
 	hasBelow bool
+	// stream (the default sort; the split term has two characters) reads
+	// the split term's pairs from migration 006's index, which holds them
+	// in sort order, each user once: a read stops when the page is full,
+	// with nothing to sort (see streams).
+	stream bool
+}
+
+// streamTerm reports whether term is read in sort order from migration
+// 006's index: one word prefix of two characters, so that all of its rows
+// share their first two, and no longer than wordrows.Cap bytes, so that a
+// user has at most one row with lcp below its length.
+func streamTerm(term string) bool {
+	return simpleTerm(term) && utf8.RuneCountInString(term) == 2 && len(term) <= wordrows.Cap
+}
+
+// streams reports whether an ordered read with d takes its pairs from the
+// split term's stream alone (any tag filter probed per pair), or from the
+// stream joined with the one value of the tag filter (d.all): pairs in
+// sort order, each user once, so the read needs no sort, no DISTINCT and
+// no take.
+func (d *driver) streams(q search.Query) bool {
+	if d == nil || !d.stream || d.split < 0 {
+		return false
+	}
+	if d.all {
+		return len(search.FoldedValues(q.Tags)) == 1
+	}
+	return d.term == d.split && !d.tags
 }
 
 // simpleTerm reports whether term is one word prefix (no parts), which
@@ -420,7 +464,8 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 	if ordered {
 		split = splitTerm(terms)
 	}
-	best, d := reads(walked), &driver{term: -1, split: split}
+	stream := split >= 0 && streamTerm(terms[split])
+	best, d := reads(walked), &driver{term: -1, split: split, stream: stream}
 	if len(tags) > 0 {
 		c := tagN
 		if ordered {
@@ -445,11 +490,19 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 			if len(tags) > 0 {
 				rowsPer = probeCost + min(tagN, total)/total
 			}
-			c = termN[k]*pairCost + walkedPairs*rowsPer
+			if stream {
+				// Read in order until the page is full: no sort.
+				c = walkedPairs * (pairCost + rowsPer)
+			} else {
+				c = termN[k]*pairCost + walkedPairs*rowsPer
+			}
 		}
 		if c < best {
 			best, d.tags, d.term = c, false, i
-			d.take = takeFor(page, termN[k], matches)
+			d.take = 0
+			if !stream {
+				d.take = takeFor(page, termN[k], matches)
+			}
 		}
 	}
 	if k := slices.Index(simple, split); ordered && len(tags) > 0 && k >= 0 {
@@ -457,8 +510,19 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 		// pairs: every pair of both read, and the users holding both.
 		pairs := tagN + termN[k]
 		common := total * min(tagN, total) / total * min(termN[k], total) / total
+		merged := stream && len(tags) == 1
+		if merged {
+			// A merge of two ranges in sort order stops when the page is
+			// full: it reads the share of both that comes before the
+			// page's last match.
+			pairs *= min(1, page/max(common, 1))
+		}
 		if c := pairs*pairCost + reads(common); c < best {
-			return &driver{term: -1, all: true, split: split, take: takeFor(page, common, matches)}, nil
+			all := &driver{term: -1, all: true, split: split, stream: stream}
+			if !merged {
+				all.take = takeFor(page, common, matches)
+			}
+			return all, nil
 		}
 	}
 	return d, nil
@@ -520,6 +584,15 @@ func (w *whereBuilder) orderedSource(q search.Query, d *driver, pos search.Posit
 			return prev(alias) + " AND " + alias + ".k_last < " + hi
 		}
 	}
+	if d.all && d.streams(q) {
+		// The split term's stream and the tag's range, both in sort
+		// order: PostgreSQL merges them (a merge semi join) or, when the
+		// tag is common, probes it per pair.
+		term, tag := search.Terms(q.Text)[d.split], search.FoldedValues(q.Tags)[0]
+		return "SELECT x.k_last, x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND " + w.streamRange(term) + after("x") +
+			" AND EXISTS (SELECT 1 FROM {S}.user_tags t WHERE t.org_id = $1 AND t.f_value = " + w.arg(tag) +
+			" AND t.k_last = x.k_last AND t.user_id = x.user_id" + after("t") + ")"
+	}
 	var sources []string
 	if tags := search.FoldedValues(q.Tags); len(tags) > 0 && d.drivesTags() {
 		if len(tags) > orderedTagBranches {
@@ -533,7 +606,10 @@ func (w *whereBuilder) orderedSource(q search.Query, d *driver, pos search.Posit
 		}
 	}
 	for i, term := range search.Terms(q.Text) {
-		if d.drivesTerm(i, term) {
+		switch {
+		case d.stream && i == d.split && d.drivesTerm(i, term):
+			sources = append(sources, "SELECT x.k_last, x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND "+w.streamRange(term)+after("x"))
+		case d.drivesTerm(i, term):
 			sources = append(sources, "SELECT x.k_last, x.user_id FROM {S}.user_words x WHERE x.org_id = $1 AND "+w.sideRange(term)+after("x"))
 		}
 	}
@@ -563,6 +639,11 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 		conds := append(slices.Clone(w.pairConds), w.sql(skipNone))
 		join := ` CROSS JOIN LATERAL (SELECT * FROM {S}.users u WHERE ` + strings.Join(conds, " AND ") + ` AND u.id = d.user_id OFFSET 0) u
 			ORDER BY d.k_last, d.user_id LIMIT ` + w.arg(q.Limit+1)
+		if od.streams(q) {
+			// Pairs in sort order, each user once: read until the page
+			// is full.
+			return s.sql(`SELECT ` + userSelect + `, -1::bigint FROM (` + src + `) d` + join), w.args
+		}
 		if d.take > 0 {
 			// The first take pairs (a top-N sort), and how many there
 			// were: as many as take means there may be more.
