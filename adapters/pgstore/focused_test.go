@@ -662,6 +662,24 @@ func TestSearchDrivers(t *testing.T) {
 		{Text: first(23, 2), Limit: 4},
 		{Tags: []string{tag(24)}, Text: first(24, 2) + " " + users[24].Email[:1], Status: search.StatusAll, Limit: 2},
 		{Tags: []string{tag(25), tag(26)}, Text: first(25, 2), Limit: 3},
+		// One tag value and a one-letter term, many pages of them.
+		{Tags: []string{tag(27)}, Text: first(27, 1), Limit: 2},
+		{Tags: []string{tag(28)}, Text: first(28, 1), Limit: 1},
+		{Tags: []string{tag(29)}, Text: first(29, 1), Status: search.StatusAll, Limit: 2},
+	}
+	// The last holder of a tag in sort order matches: a bound read ends at
+	// that holder's sort key, inclusive.
+	lastHolder := -1
+	for i, u := range users {
+		if u.Active && u.Tags[0].Value == tag(30) &&
+			(lastHolder < 0 || search.SortKey(search.SortLastName, u.FirstName, u.LastName, u.Email) >
+				search.SortKey(search.SortLastName, users[lastHolder].FirstName, users[lastHolder].LastName, users[lastHolder].Email)) {
+			lastHolder = i
+		}
+	}
+	if lastHolder >= 0 {
+		queries = append(queries, search.Query{Tags: []string{tag(30)}, Text: first(lastHolder, 1), Limit: 1},
+			search.Query{Tags: []string{tag(30)}, Text: first(lastHolder, 1), Limit: 3})
 	}
 	// A two-character term with a character outside ASCII.
 	for i := range users {
@@ -670,7 +688,7 @@ func TestSearchDrivers(t *testing.T) {
 			break
 		}
 	}
-	streams := 0
+	streams, bounded := 0, 0
 	for _, q := range queries {
 		q, err := q.Normalize()
 		if err != nil {
@@ -707,6 +725,14 @@ func TestSearchDrivers(t *testing.T) {
 				if len(q.Tags) > 0 {
 					drivers = append(drivers, &driver{term: -1, all: true, split: i}, &driver{term: -1, all: true, split: i, take: 1})
 				}
+				if len(search.FoldedValues(q.Tags)) == 1 {
+					// Pairs bounded by the tag's second or fifth holder
+					// after the cursor, then by more; or by its last.
+					bounded++
+					drivers = append(drivers, &driver{term: -1, all: true, split: i, take: 1, bounded: true},
+						&driver{term: -1, all: true, split: i, take: 4, bounded: true},
+						&driver{term: -1, all: true, split: i, take: 1000, bounded: true})
+				}
 			}
 			if streamTerm(term) && q.Sort == search.SortLastName {
 				streams++
@@ -727,6 +753,9 @@ func TestSearchDrivers(t *testing.T) {
 				t.Errorf("%+v read with driver %+v differs from the semi-join plan (-want +got):\n%s", q, d, diff)
 			}
 		}
+	}
+	if bounded < 6 {
+		t.Errorf("%d queries read a tag and a term bounded by the tag's holders; want at least 6", bounded)
 	}
 	if streams < 8 {
 		t.Errorf("%d queries read a two-character term as a stream; want at least 8", streams)

@@ -39,6 +39,9 @@ type whereBuilder struct {
 	// ordered leaves the driving filter out of conds: the query reads it
 	// as an ordered source of (k_last, user_id) pairs (see orderedSource).
 	ordered bool
+	// boundNull (bounded reads only) is true in SQL when the bound of the
+	// pairs is the tag's last holder: every pair was read.
+	boundNull string
 	// pairConds (ordered reads only) filter the driving pairs d before
 	// their users are read: a tag filter that does not drive is an
 	// index-only probe of user_tags per pair, a few index pages instead of
@@ -277,6 +280,12 @@ type driver struct {
 	// leadPage reads one key range.
 	below    string
 	hasBelow bool
+	// bounded (with all, and a tag filter of one value) makes take the
+	// number of the tag's holders, in sort order, whose sort keys bound
+	// the pairs read (see orderedSource), instead of a number of pairs to
+	// sort: the tag's pairs are then one short index range and the term's
+	// are filtered by the index scan, neither read nor sorted in full.
+	bounded bool
 	// stream (the default sort; the split term has two characters) reads
 	// the split term's pairs from migration 006's index, which holds them
 	// in sort order, each user once: a read stops when the page is full,
@@ -348,8 +357,11 @@ const termCountLimit = 5000
 
 // pairCost is the cost of reading and sorting one (sort key, ID) pair from
 // a side table's index alone, as a fraction of reading one user row (a
-// random heap page): measured at 1M people, about 0.5 µs against 20 µs.
-const pairCost = 1.0 / 40
+// random heap page): measured at 1M people, about 0.5 µs against 20 µs
+// for a row in shared buffers, but 40 µs and more for the rows a search
+// reads at random from a million (a tag's holders checked for a term:
+// 1,600 rows in 27–45 ms), whose pages are mostly not cached.
+const pairCost = 1.0 / 80
 
 // chooseDriver sizes the query's filters from facet_counts and its simple
 // text terms by counting their user_words rows (up to termCountLimit, past
@@ -511,15 +523,30 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 		pairs := tagN + termN[k]
 		common := total * min(tagN, total) / total * min(termN[k], total) / total
 		merged := stream && len(tags) == 1
-		if merged {
+		bound := 0
+		switch {
+		case merged:
 			// A merge of two ranges in sort order stops when the page is
 			// full: it reads the share of both that comes before the
 			// page's last match.
 			pairs *= min(1, page/max(common, 1))
+		case len(tags) == 1:
+			// The tag's first holders, enough for four pages by the
+			// estimates, bound the sort keys read: the term's pairs
+			// beyond the bound are skipped by the index scan (a quarter
+			// of the cost of a pair read), the rest hashed.
+			if bound = takeFor(page, tagN, common); bound > 0 {
+				f := float64(bound) / max(tagN, 1)
+				pairs = float64(bound) + termN[k]*(f+0.25)
+			}
 		}
 		if c := pairs*pairCost + reads(common); c < best {
 			all := &driver{term: -1, all: true, split: split, stream: stream}
-			if !merged {
+			switch {
+			case merged:
+			case bound > 0:
+				all.take, all.bounded = bound, true
+			default:
 				all.take = takeFor(page, common, matches)
 			}
 			return all, nil
@@ -584,6 +611,19 @@ func (w *whereBuilder) orderedSource(q search.Query, d *driver, pos search.Posit
 			return prev(alias) + " AND " + alias + ".k_last < " + hi
 		}
 	}
+	if d.bounded && d.take > 0 {
+		// The sort key of the tag's take-th holder after pos bounds
+		// both sides (or its last holder's, when it has fewer: the
+		// pairs are then all read, and boundNull is true).
+		tag, prev := w.arg(search.FoldedValues(q.Tags)[0]), after
+		nth := "(SELECT kt.k_last FROM {S}.user_tags kt WHERE kt.org_id = $1 AND kt.f_value = " + tag + prev("kt") +
+			" ORDER BY kt.k_last, kt.user_id OFFSET " + w.arg(d.take) + " LIMIT 1)"
+		w.boundNull = nth + " IS NULL"
+		bound := "coalesce(" + nth + ", (SELECT max(kt.k_last) FROM {S}.user_tags kt WHERE kt.org_id = $1 AND kt.f_value = " + tag + "))"
+		after = func(alias string) string {
+			return prev(alias) + " AND " + alias + ".k_last <= " + bound
+		}
+	}
 	if d.all && d.streams(q) {
 		// The split term's stream and the tag's range, both in sort
 		// order: PostgreSQL merges them (a merge semi join) or, when the
@@ -643,6 +683,12 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 			// Pairs in sort order, each user once: read until the page
 			// is full.
 			return s.sql(`SELECT ` + userSelect + `, -1::bigint FROM (` + src + `) d` + join), w.args
+		}
+		if d.bounded && d.take > 0 {
+			// The pairs up to the bound, and take as their count unless
+			// the bound read them all.
+			return s.sql(`SELECT ` + userSelect + `, CASE WHEN ` + w.boundNull + ` THEN 0 ELSE ` + w.arg(d.take) + `::bigint END
+				FROM (SELECT DISTINCT d.k_last, d.user_id FROM (` + src + `) d ORDER BY d.k_last, d.user_id) d` + join), w.args
 		}
 		if d.take > 0 {
 			// The first take pairs (a top-N sort), and how many there
