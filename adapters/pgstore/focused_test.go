@@ -688,7 +688,7 @@ func TestSearchDrivers(t *testing.T) {
 			break
 		}
 	}
-	streams, bounded := 0, 0
+	streams, bounded, small := 0, 0, 0
 	for _, q := range queries {
 		q, err := q.Normalize()
 		if err != nil {
@@ -742,6 +742,11 @@ func TestSearchDrivers(t *testing.T) {
 				}
 			}
 		}
+		// How a small org's search reads q once its size is known.
+		if d, ok := smallDriver(q, search.FoldedValues(q.Tags), search.Terms(q.Text)); ok {
+			small++
+			drivers = append(drivers, d)
+		}
 		// Reads that sort only a few pairs at first, then more.
 		for _, d := range drivers[1:] {
 			if d.take == 0 && (d.term >= 0 || d.tags) {
@@ -753,6 +758,26 @@ func TestSearchDrivers(t *testing.T) {
 				t.Errorf("%+v read with driver %+v differs from the semi-join plan (-want +got):\n%s", q, d, diff)
 			}
 		}
+	}
+	// The org is small: once a search has sized it, the next skips the
+	// sizing round trip and reads as smallDriver says.
+	q := search.Query{Tags: []string{tag(3)}, Text: first(3, 2)}
+	if _, err := s.Search(ctx, "acme", q); err != nil {
+		t.Fatal(err)
+	}
+	nq, err := q.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.chooseDriver(ctx, "acme", nq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := smallDriver(nq, search.FoldedValues(nq.Tags), search.Terms(nq.Text)); want == nil || *got != *want {
+		t.Errorf("chooseDriver in an org of 400 people after a search: %+v, want smallDriver's %+v", got, want)
+	}
+	if small < 6 {
+		t.Errorf("%d queries have a driver without sizing in a small org; want at least 6", small)
 	}
 	if bounded < 6 {
 		t.Errorf("%d queries read a tag and a term bounded by the tag's holders; want at least 6", bounded)

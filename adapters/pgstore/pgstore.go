@@ -60,7 +60,14 @@
 //     only the first few thousand are sorted (top-N), read again with more
 //     if the page comes back short; a tag with terms reads the intersection
 //     of their pairs — probing a tag that does not drive in user_tags per
-//     pair, and reading only the users of the page. In the other sorts a
+//     pair, and reading only the users of the page. A two-character term
+//     (the commonest typed prefix) is one range of migration 006's index
+//     in page order: read until the page is full, and with a one-value tag
+//     filter merged with the tag's range (a merge semi join, or a probe per
+//     pair for a common tag). Other terms with one tag value read only the
+//     pairs up to the sort key of the tag's n-th holder after the cursor
+//     (n enough for four pages by the estimates; more if the page comes
+//     back short). In the other sorts a
 //     small tag or term set is looked up by primary key and sorted. The
 //     sizes are taken as independent except for a term and the last-name
 //     order: the users a term matches by the start of their sort key sit
@@ -109,6 +116,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -159,6 +167,10 @@ type Store struct {
 	ownPool bool
 	cfg     Config
 	schema  string // quoted identifier
+	// sizes remembers, by org and status, how many people the last sized
+	// search found (an orgSize), so that searches in small orgs skip the
+	// sizing round trip (see smallOrg).
+	sizes sync.Map
 }
 
 // Open connects to the database at dsn (a PostgreSQL URL or key=value

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -357,11 +358,17 @@ const termCountLimit = 5000
 
 // pairCost is the cost of reading and sorting one (sort key, ID) pair from
 // a side table's index alone, as a fraction of reading one user row (a
-// random heap page): measured at 1M people, about 0.5 µs against 20 µs
-// for a row in shared buffers, but 40 µs and more for the rows a search
-// reads at random from a million (a tag's holders checked for a term:
-// 1,600 rows in 27–45 ms), whose pages are mostly not cached.
-const pairCost = 1.0 / 80
+// random heap page): measured at 1M people, about 0.5 µs against 20 µs.
+const pairCost = 1.0 / 40
+
+// keyedRowCost is the cost of a user row read by primary key for each
+// pair of a side table (a tag's holders checked for a term) as a multiple
+// of a row read walking a sort index: a descent of the primary key's
+// index as well as the heap page, both at random. Measured at 1M people:
+// 1,600 such rows in 27–45 ms against an estimate of 12 ms; at 2x a tag
+// with a one-letter term reads bounded pairs instead (tag plus text 28–34
+// -> 21–23 ms p99 in three runs each, one-letter prefixes unchanged).
+const keyedRowCost = 2.0
 
 // chooseDriver sizes the query's filters from facet_counts and its simple
 // text terms by counting their user_words rows (up to termCountLimit, past
@@ -386,6 +393,14 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 	terms := search.Terms(q.Text)
 	if len(tags) == 0 && len(terms) == 0 {
 		return nil, nil
+	}
+	sizeKey := orgID + "\x00" + string(q.Status)
+	if v, ok := s.sizes.Load(sizeKey); ok {
+		if sz := v.(orgSize); sz.n < smallOrg && time.Since(sz.at) < sizeTTL {
+			if d, ok := smallDriver(q, tags, terms); ok {
+				return d, nil
+			}
+		}
 	}
 	active := []bool{true, false}
 	switch q.Status {
@@ -440,6 +455,7 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("pgstore: search: %w", interpretError(err))
 	}
+	s.sizes.Store(sizeKey, orgSize{n: total, at: time.Now()})
 	if total == 0 {
 		return nil, nil
 	}
@@ -483,6 +499,8 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 		if ordered {
 			c = reads(tagN)
 		}
+		// Each of the tag's holders is a primary-key lookup of its row.
+		c *= keyedRowCost
 		if c < best {
 			best, d.tags = c, true
 		}
@@ -553,6 +571,51 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 		}
 	}
 	return d, nil
+}
+
+// smallOrg is the number of people of a query's status below which Search
+// reads some queries without sizing their filters (see smallDriver), once
+// a sized search has found the org that small (within sizeTTL): the
+// sizing round trip cost about as much as the page (1 of the 3–5 ms p50
+// of a text search at 10k people).
+const smallOrg = 20_000
+
+// sizeTTL is how long a sized search's count of an org's people stands
+// in for sizing: an org that grows past smallOrg is sized again within it.
+const sizeTTL = 30 * time.Second
+
+// orgSize is a Store.sizes entry: people of one status in an org, and
+// when they were counted.
+type orgSize struct {
+	n  float64
+	at time.Time
+}
+
+// smallDriver returns how Search reads q (normalized, with tags or text
+// terms) in an org of fewer than smallOrg people without sizing it, and
+// whether it knows one: in the default sort, a two-character split term
+// streams (merged with a one-value tag filter, or probing the tag's
+// values per pair), which reads a few thousand index entries at most
+// whatever the term's or the tag's size; a tag filter alone drives from
+// its index range. Other queries are sized: a one-letter term held by
+// nearly everyone (the "c" of ".com") must walk the sort order, a rare
+// one must not.
+func smallDriver(q search.Query, tags, terms []string) (*driver, bool) {
+	if q.Sort != search.SortLastName {
+		return nil, false
+	}
+	split := splitTerm(terms)
+	switch {
+	case split >= 0 && streamTerm(terms[split]):
+		d := &driver{term: split, split: split, stream: true}
+		if len(tags) == 1 {
+			d.term, d.all = -1, true
+		}
+		return d, true
+	case len(terms) == 0 && len(tags) > 0:
+		return &driver{term: -1, split: -1, tags: true}, true
+	}
+	return nil, false
 }
 
 // takeFor returns the pairs to sort for a page of page users from a source
