@@ -86,10 +86,11 @@
 //     org's rows (only inactive users are indexed for identity matching).
 //   - Search costs one extra round trip (sizing the filters) when it has a
 //     tag or text filter, and one more when a term drives (its sort-key
-//     range). At a million people in one org (measured on a loaded 2-core
-//     machine whose 128 MB of shared buffers hold little of it), a tag with
-//     a text term still reads thousands of side-table pairs or rows (about
-//     40 ms p99). Facets filtered by more than one field, or by a tag or
+//     range). At a million people in one org (measured on a 2-core machine
+//     whose 128 MB of shared buffers hold little of it), a tag with a
+//     one-letter text term still reads thousands of side-table pairs (tag
+//     plus text: 24 ms p99), and a search whose pages are not in the OS
+//     cache either takes several times as long. Facets filtered by more than one field, or by a tag or
 //     text, count the matching rows (their index entries and tag arrays):
 //     seconds when they match a quarter of a million people.
 //   - RedactSubject and PruneChanges scan the org's journal; they are meant

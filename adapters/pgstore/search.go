@@ -366,8 +366,8 @@ const pairCost = 1.0 / 40
 // of a row read walking a sort index: a descent of the primary key's
 // index as well as the heap page, both at random. Measured at 1M people:
 // 1,600 such rows in 27–45 ms against an estimate of 12 ms; at 2x a tag
-// with a one-letter term reads bounded pairs instead (tag plus text 28–34
-// -> 21–23 ms p99 in three runs each, one-letter prefixes unchanged).
+// with a one-letter term reads bounded pairs instead (tag plus text 25–34
+// -> 22–28 ms p99 in three runs each, one-letter prefixes unchanged).
 const keyedRowCost = 2.0
 
 // chooseDriver sizes the query's filters from facet_counts and its simple
