@@ -85,12 +85,15 @@
 //   - LoadUsers by idp ID or email without OnlyInactive reads all of the
 //     org's rows (only inactive users are indexed for identity matching).
 //   - Search costs one extra round trip (sizing the filters) when it has a
-//     tag or text filter, and one more when a term drives (its sort-key
-//     range). At a million people in one org (measured on a 2-core machine
-//     whose 128 MB of shared buffers hold little of it), a tag with a
-//     one-letter text term still reads thousands of side-table pairs (tag
-//     plus text: 24 ms p99), and a search whose pages are not in the OS
-//     cache either takes several times as long. Facets filtered by more than one field, or by a tag or
+//     tag or text filter — except, in an org a sized search found to have
+//     fewer than 20,000 people of the status in the last 30 s, for a tag
+//     alone or a two-character term — and, when a term drives, a second
+//     query at the same time (its sort-key range). At a million people in
+//     one org (measured on a 2-core machine whose 128 MB of shared buffers
+//     hold little of it), a tag with a one-letter text term still reads
+//     thousands of side-table pairs (tag plus text: 24 ms p99), and a
+//     search whose pages are not in the OS cache either takes several
+//     times as long. Facets filtered by more than one field, or by a tag or
 //     text, count the matching rows (their index entries and tag arrays):
 //     seconds when they match a quarter of a million people.
 //   - RedactSubject and PruneChanges scan the org's journal; they are meant
@@ -104,7 +107,8 @@
 //     milliseconds: one- and two-letter prefixes at a million people went
 //     from 57 and 49 ms p99 to 19 and 24); a pool given to New keeps its
 //     own settings, so set all three there too. A DSN that names one of
-//     them keeps its value.
+//     them as a parameter of its own keeps its value; one set inside the
+//     DSN's options parameter (or PGOPTIONS) is overridden.
 //   - Behind PgBouncer in transaction mode, configure the pool with a query
 //     exec mode that does not rely on named prepared statements
 //     (pgx.QueryExecModeExec or QueryExecModeSimpleProtocol).

@@ -175,10 +175,11 @@ func (w *whereBuilder) wordRange(p string) string {
 // one range of migration 006's index, in sort order: the rows whose first
 // two characters are p's and whose lcp is below their byte length, which
 // is then p's (the database computes both with left(), counting characters
-// as its index does). Where left(p, 2) is not p (a database encoding
-// other than UTF-8, p not ASCII), the rows are checked by lcp and word
-// range instead, and PostgreSQL sorts them. It folds the test of p into a
-// constant when it plans the query, leaving one of the two conditions.
+// as its index does). Where that byte length is not len(p) (in a database
+// whose encoding has characters of other byte lengths than UTF-8's, p not
+// ASCII), the rows are checked by lcp and word range instead, and
+// PostgreSQL sorts them. It folds the test of p into a constant when it
+// plans the query, leaving one of the two conditions.
 func (w *whereBuilder) streamRange(p string) string {
 	pa, n := w.arg(p), w.arg(len(p))
 	return "left(x.word, 2) = left(" + pa + "::text, 2) AND ((octet_length(left(" + pa + "::text, 2)) = " + n +
@@ -361,10 +362,12 @@ const termCountLimit = 5000
 // random heap page): measured at 1M people, about 0.5 µs against 20 µs.
 const pairCost = 1.0 / 40
 
-// keyedRowCost is the cost of a user row read by primary key for each
-// pair of a side table (a tag's holders checked for a term) as a multiple
-// of a row read walking a sort index: a descent of the primary key's
-// index as well as the heap page, both at random. Measured at 1M people:
+// keyedRowCost is the cost of the rows of the plan driven by the tag
+// filter (each holder's row read by primary key and checked for the other
+// filters) as a multiple of a row read walking a sort index: a descent of
+// the primary key's index as well as the heap page, both at random. The
+// other plans' keyed reads (a term's candidates, an intersection's page)
+// are not scaled: they read few rows past the page. Measured at 1M people:
 // 1,600 such rows in 27–45 ms against an estimate of 12 ms; at 2x a tag
 // with a one-letter term reads bounded pairs instead (tag plus text 25–34
 // -> 22–28 ms p99 in three runs each, one-letter prefixes unchanged).
@@ -455,7 +458,13 @@ func (s *Store) chooseDriver(ctx context.Context, orgID string, q search.Query) 
 	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("pgstore: search: %w", interpretError(err))
 	}
-	s.sizes.Store(sizeKey, orgSize{n: total, at: time.Now()})
+	if total > 0 && total < smallOrg {
+		s.sizes.Store(sizeKey, orgSize{n: total, at: time.Now()})
+	} else {
+		// Only small orgs with people are remembered: the map holds
+		// no more entries than there are such orgs and statuses.
+		s.sizes.Delete(sizeKey)
+	}
 	if total == 0 {
 		return nil, nil
 	}
@@ -675,9 +684,11 @@ func (w *whereBuilder) orderedSource(q search.Query, d *driver, pos search.Posit
 		}
 	}
 	if d.bounded && d.take > 0 {
-		// The sort key of the tag's take-th holder after pos bounds
-		// both sides (or its last holder's, when it has fewer: the
-		// pairs are then all read, and boundNull is true).
+		// The sort key of the tag's (take+1)-th user_tags row after pos
+		// (any status, any tag field) bounds both sides, inclusive; or
+		// its last row's, when it has no more: the pairs are then all
+		// read, and boundNull is true. (PostgreSQL computes the bound
+		// once per place it appears: three index reads of take rows.)
 		tag, prev := w.arg(search.FoldedValues(q.Tags)[0]), after
 		nth := "(SELECT kt.k_last FROM {S}.user_tags kt WHERE kt.org_id = $1 AND kt.f_value = " + tag + prev("kt") +
 			" ORDER BY kt.k_last, kt.user_id OFFSET " + w.arg(d.take) + " LIMIT 1)"
