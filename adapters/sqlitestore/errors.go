@@ -36,6 +36,13 @@ func interpretError(err error) error {
 	return err
 }
 
+// isBusy reports whether err is SQLite's "database is locked" (SQLITE_BUSY,
+// any extended code).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // Times are stored as Unix nanoseconds in UTC; NULL is the zero time.
 
 func toNanos(t time.Time) any {

@@ -227,7 +227,7 @@ func Open(ctx context.Context, path string, cfg ...Config) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	// The writer's first connection creates the file and switches it to WAL
 	// before any reader opens it.
-	if err := w.PingContext(ctx); err != nil {
+	if err := openWriter(ctx, w, c.BusyTimeout); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
@@ -261,6 +261,25 @@ func Open(ctx context.Context, path string, cfg ...Config) (*Store, error) {
 func newWithDB(writer, reader *sql.DB, cfg Config) *Store {
 	cfg.setDefaults()
 	return &Store{w: writer, r: reader, cfg: cfg}
+}
+
+// openWriter opens the writer's first connection, trying again for up to
+// busyTimeout while the file is busy: switching a new file to WAL while
+// another process opens it too can fail with SQLITE_BUSY without waiting
+// (seen under load with four processes opening one new file at once).
+func openWriter(ctx context.Context, w *sql.DB, busyTimeout time.Duration) error {
+	deadline := time.Now().Add(busyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		err := w.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 func dsn(path string, c Config, writer bool) string {
