@@ -41,7 +41,8 @@ type whereBuilder struct {
 	// as an ordered source of (k_last, user_id) pairs (see orderedSource).
 	ordered bool
 	// boundNull (bounded reads only) is true in SQL when the bound of the
-	// pairs is the tag's last holder: every pair was read.
+	// pairs is the sort key of the tag's last user_tags row: every pair
+	// was read.
 	boundNull string
 	// pairConds (ordered reads only) filter the driving pairs d before
 	// their users are read: a tag filter that does not drive is an
@@ -283,8 +284,9 @@ type driver struct {
 	below    string
 	hasBelow bool
 	// bounded (with all, and a tag filter of one value) makes take the
-	// number of the tag's holders, in sort order, whose sort keys bound
-	// the pairs read (see orderedSource), instead of a number of pairs to
+	// number of the tag's user_tags rows after the cursor, in sort order,
+	// whose last sort key bounds the pairs read (see orderedSource),
+	// instead of a number of pairs to
 	// sort: the tag's pairs are then one short index range and the term's
 	// are filtered by the index scan, neither read nor sorted in full.
 	bounded bool
