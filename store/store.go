@@ -178,7 +178,9 @@ type Store interface {
 	GetUser(ctx context.Context, orgID, userID string) (User, error)
 
 	// Search returns one page of q (see package search for the semantics),
-	// each user with its groups. A query that does not validate, or a cursor
+	// each user with its groups and without its Source (the provider
+	// record, about half of a stored user's bytes, which a result list does
+	// not show; GetUser and LoadUsers return it). A query that does not validate, or a cursor
 	// from another org or query, is a *search.Error.
 	Search(ctx context.Context, orgID string, q search.Query) (Page, error)
 	// Facets counts department, division, office and tag values, and tag

@@ -427,6 +427,7 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	page.Users = make([]store.User, len(found))
 	for i, r := range found {
 		page.Users[i] = o.userOut(r, true)
+		page.Users[i].Source = nil
 	}
 	return page, nil
 }

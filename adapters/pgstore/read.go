@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,11 @@ const userSelect = `u.org_id, u.id, u.source_id, u.external_id, u.idp_id, u.emai
 	u.department, u.division, u.office, u.title, u.tags, u.active,
 	(SELECT s.source FROM {S}.user_sources s WHERE s.org_id = u.org_id AND s.id = u.id), u.source_hash, u.profile_hash,
 	u.mapping_version, u.provider_updated_at, u.version, u.created_at, u.updated_at, u.deactivated_at`
+
+// resultSelect is userSelect with NULL for the source record, which search
+// results leave out (store.Store.Search): reading it is a probe of
+// user_sources, a random page, per user of the page.
+var resultSelect = strings.Replace(userSelect, "(SELECT s.source FROM {S}.user_sources s WHERE s.org_id = u.org_id AND s.id = u.id)", "NULL::bytea", 1)
 
 func scanUser(row pgx.Row) (store.User, error) {
 	var u store.User

@@ -758,12 +758,12 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 		if od.streams(q) {
 			// Pairs in sort order, each user once: read until the page
 			// is full.
-			return s.sql(`SELECT ` + userSelect + `, -1::bigint FROM (` + src + `) d` + join), w.args
+			return s.sql(`SELECT ` + resultSelect + `, -1::bigint FROM (` + src + `) d` + join), w.args
 		}
 		if d.bounded && d.take > 0 {
 			// The pairs up to the bound, and take as their count unless
 			// the bound read them all.
-			return s.sql(`SELECT ` + userSelect + `, CASE WHEN ` + w.boundNull + ` THEN 0 ELSE ` + w.arg(d.take) + `::bigint END
+			return s.sql(`SELECT ` + resultSelect + `, CASE WHEN ` + w.boundNull + ` THEN 0 ELSE ` + w.arg(d.take) + `::bigint END
 				FROM (SELECT DISTINCT d.k_last, d.user_id FROM (` + src + `) d ORDER BY d.k_last, d.user_id) d` + join), w.args
 		}
 		if d.take > 0 {
@@ -771,10 +771,10 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 			// were: as many as take means there may be more.
 			return s.sql(`WITH c AS MATERIALIZED (SELECT p.k_last, p.user_id FROM (` + src + `) p
 				ORDER BY p.k_last, p.user_id LIMIT ` + w.arg(d.take) + `)
-				SELECT ` + userSelect + `, (SELECT count(*) FROM c) FROM (SELECT DISTINCT c.k_last, c.user_id FROM c
+				SELECT ` + resultSelect + `, (SELECT count(*) FROM c) FROM (SELECT DISTINCT c.k_last, c.user_id FROM c
 				ORDER BY c.k_last, c.user_id) d` + join), w.args
 		}
-		return s.sql(`SELECT ` + userSelect + `, -1::bigint FROM (SELECT DISTINCT d.k_last, d.user_id FROM (` + src + `) d
+		return s.sql(`SELECT ` + resultSelect + `, -1::bigint FROM (SELECT DISTINCT d.k_last, d.user_id FROM (` + src + `) d
 			ORDER BY d.k_last, d.user_id) d` + join), w.args
 	}
 	w := buildWhereMode(orgID, q, d)
@@ -799,12 +799,12 @@ func (s *Store) searchSQL(orgID string, q search.Query, d *driver, pos search.Po
 	if twoPhase {
 		// The page's IDs first, from the field indexes alone (they
 		// include the other fields and the status), then its users.
-		return s.sql(`SELECT ` + userSelect + ` FROM (SELECT u.k_last, u.id FROM {S}.users u WHERE ` + w.sql(skipNone) +
+		return s.sql(`SELECT ` + resultSelect + ` FROM (SELECT u.k_last, u.id FROM {S}.users u WHERE ` + w.sql(skipNone) +
 			` ORDER BY ` + order + ` LIMIT ` + limit + `) p
 			CROSS JOIN LATERAL (SELECT * FROM {S}.users u WHERE u.org_id = $1 AND u.id = p.id OFFSET 0) u
 			ORDER BY p.k_last, p.id`), w.args
 	}
-	return s.sql(`SELECT ` + userSelect + ` FROM {S}.users u WHERE ` + w.sql(skipNone) + ` ORDER BY ` + order + ` LIMIT ` + limit), w.args
+	return s.sql(`SELECT ` + resultSelect + ` FROM {S}.users u WHERE ` + w.sql(skipNone) + ` ORDER BY ` + order + ` LIMIT ` + limit), w.args
 }
 
 // fieldFiltered reports whether q filters by department, division or

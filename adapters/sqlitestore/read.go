@@ -19,6 +19,11 @@ const userCols = `u.uid, u.org, u.id, u.source_id, u.external_id, u.idp_id, u.em
 	u.department, u.division, u.office, u.title, u.tags, u.active, u.source, u.source_hash, u.profile_hash,
 	u.mapping_version, u.provider_updated_at, u.version, u.created_at, u.updated_at, u.deactivated_at`
 
+// resultCols are userCols with NULL for the source record, which search
+// results leave out (store.Store.Search): a large source spills into
+// overflow pages that a result list would read for nothing.
+var resultCols = strings.Replace(userCols, "u.source,", "NULL,", 1)
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanUser(sc scanner) (int64, store.User, error) {

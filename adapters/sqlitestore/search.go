@@ -656,7 +656,7 @@ func (s *Store) usersByUID(ctx context.Context, tx *sql.Tx, uids []int64) (map[i
 	if len(uids) == 0 {
 		return out, nil
 	}
-	rows, err := s.query(ctx, tx, "SELECT "+userCols+" FROM dirsync_users u WHERE u.uid IN (SELECT value FROM json_each(?))", uidList(uids))
+	rows, err := s.query(ctx, tx, "SELECT "+resultCols+" FROM dirsync_users u WHERE u.uid IN (SELECT value FROM json_each(?))", uidList(uids))
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -125,6 +126,7 @@ func peopleDirectory(org string) Reference {
 			OrgID: org, SourceID: p.source, ID: p.id, ExternalID: "ext-" + p.id, IdpID: "idp-" + p.id,
 			Email: p.email, FirstName: p.first, LastName: p.last, Department: p.dept, Division: p.div, Office: p.office,
 			Title: "Staff", Tags: store.NormalizeTags(p.tags), Active: !p.inactive, ProviderUpdatedAt: at(0), MappingVersion: "m1",
+			Source: json.RawMessage(fmt.Sprintf(`{"id":%q,"emails":[{"value":%q}]}`, "ext-"+p.id, p.email)),
 		}
 		u.ProfileHash = store.HashProfile(&u)
 		ref.Users = append(ref.Users, u)

@@ -32,7 +32,8 @@ type Reference struct {
 }
 
 // Search returns the page of q that a store must return for the org, with
-// each user's Groups filled (sorted by name, then ID). The cursor of a page
+// each user's Groups filled (sorted by name, then ID) and Source left out
+// (see store.Store.Search). The cursor of a page
 // that has a next one is search.EncodeCursor of the normalized query and the
 // last user's position; the last page has none. Errors are those of
 // Query.Normalize and search.DecodeCursor.
@@ -61,6 +62,7 @@ func (r *Reference) page(all []store.User, q search.Query, pos search.Position, 
 			page.NextCursor = search.EncodeCursor(r.OrgID, q, search.Position{Key: sortKey(q.Sort, last), ID: last.ID})
 			break
 		}
+		u.Source = nil
 		page.Users = append(page.Users, u)
 	}
 	return page

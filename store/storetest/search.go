@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,15 +67,28 @@ func (s *suite) searchCases(t testing.TB) {
 			})
 		}
 	})
-	run(t, "ResultsCarryTheFullRowAndGroupsSortedByName", func(t testing.TB) {
+	run(t, "ResultsCarryTheRowWithoutItsSourceAndGroupsSortedByName", func(t testing.TB) {
 		parallel(t)
-		page, err := fixture(t).Search(t.Context(), peopleOrg, search.Query{Text: "emma johansson"})
+		st := fixture(t)
+		page, err := st.Search(t.Context(), peopleOrg, search.Query{Text: "emma johansson"})
 		if err != nil {
 			t.Fatalf("Search: %v", err)
 		}
 		want, _ := people.Search(search.Query{Text: "emma johansson"})
 		if len(want.Users) != 1 || len(want.Users[0].Groups) != 2 {
 			t.Fatalf("fixture: reference found %+v", want.Users)
+		}
+		// The provider record stays with GetUser.
+		i := slices.IndexFunc(people.Users, func(u store.User) bool { return u.ID == want.Users[0].ID })
+		if i < 0 || len(people.Users[i].Source) == 0 {
+			t.Fatalf("fixture: %s has no source record", want.Users[0].ID)
+		}
+		full, err := st.GetUser(t.Context(), peopleOrg, want.Users[0].ID)
+		if err != nil {
+			t.Fatalf("GetUser: %v", err)
+		}
+		if diff := cmp.Diff(people.Users[i].Source, full.Source, cmpOpts); diff != "" {
+			t.Errorf("GetUser source (-want +got):\n%s", diff)
 		}
 		if diff := cmp.Diff(want.Users, page.Users, userOpts); diff != "" {
 			t.Errorf("Search users (-want +got):\n%s", diff)
