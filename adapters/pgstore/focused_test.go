@@ -797,6 +797,61 @@ func TestSearchDrivers(t *testing.T) {
 	}
 }
 
+// TestStreamReadsFirstTwoIndex checks that a two-character term's stream
+// is planned on migration 007's partial index, in order, with no sort: the
+// query must repeat the index's condition for PostgreSQL to prove it
+// applies, and nothing else (TestSearchDrivers compares results, not plans)
+// would notice if it stopped doing so.
+func TestStreamReadsFirstTwoIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)
+	users := synth.Users(22, "acme", "src", 200)
+	if _, err := s.Apply(ctx, createReq("acme", users)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, s.sql(`ANALYZE {S}.user_words`)); err != nil {
+		t.Fatal(err)
+	}
+	term := string([]rune(search.Words(users[0].FirstName, "", "")[0])[:2])
+	for _, tc := range []struct {
+		name string
+		q    search.Query
+		d    *driver
+	}{
+		{"term", search.Query{Text: term, Limit: 5}, &driver{term: 0, split: 0, stream: true}},
+		{"tag and term", search.Query{Tags: []string{users[0].Tags[0].Value}, Text: term, Limit: 5}, &driver{term: -1, all: true, split: 0, stream: true}},
+	} {
+		q, err := tc.q.Normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql, args := s.searchSQL("acme", q, tc.d, search.Position{}, false)
+		var plan string
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// Sorting is what the index spares: with it priced out of
+			// reach, the plan names another index only if this one cannot
+			// be used.
+			if _, err := tx.Exec(ctx, `SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, "EXPLAIN "+s.sql(sql), args...)
+			if err != nil {
+				return err
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			plan = strings.Join(lines, "\n")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan, "user_words_first_two") || strings.Contains(plan, "Sort") {
+			t.Errorf("%s: the stream of %q is not an ordered read of user_words_first_two:\n%s", tc.name, term, plan)
+		}
+	}
+}
+
 // queryStrings runs a query of one text column ({S} is the store's schema)
 // and returns its rows.
 func queryStrings(t testing.TB, s *Store, sql string) []string {

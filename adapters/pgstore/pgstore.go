@@ -62,7 +62,7 @@
 //     of their pairs — probing a tag that does not drive in user_tags per
 //     pair, and reading only the users of the page. A two-character term
 //     (the commonest typed prefix) is one range of migration 006's index
-//     in page order: read until the page is full, and with a one-value tag
+//     (partial since 007: only the rows such terms read) in page order: read until the page is full, and with a one-value tag
 //     filter merged with the tag's range (a merge semi join, or a probe per
 //     pair for a common tag). Other terms with one tag value read only the
 //     pairs up to the sort key of the tag's n-th holder after the cursor
