@@ -27,44 +27,69 @@ const userSelect = `u.org_id, u.id, u.source_id, u.external_id, u.idp_id, u.emai
 // user_sources, a random page, per user of the page.
 var resultSelect = strings.Replace(userSelect, "(SELECT s.source FROM {S}.user_sources s WHERE s.org_id = u.org_id AND s.id = u.id)", "NULL::bytea", 1)
 
-func scanUser(row pgx.Row) (store.User, error) {
-	var u store.User
-	var tags *string
-	var source []byte
-	var pua, deact *int64
-	var created, updated int64
-	err := row.Scan(&u.OrgID, &u.ID, &u.SourceID, &u.ExternalID, &u.IdpID, &u.Email, &u.FirstName, &u.LastName,
-		&u.Department, &u.Division, &u.Office, &u.Title, &tags, &u.Active, &source, &u.SourceHash, &u.ProfileHash,
-		&u.MappingVersion, &pua, &u.Version, &created, &updated, &deact)
-	if err != nil {
-		return u, err
-	}
-	if u.Tags, err = decodeTags(tags); err != nil {
-		return u, err
-	}
-	if len(source) > 0 {
-		u.Source = source
-	}
-	u.ProviderUpdatedAt = fromNanos(pua)
-	u.CreatedAt = fromNanos(&created)
-	u.UpdatedAt = fromNanos(&updated)
-	u.DeactivatedAt = fromNanosPtr(deact)
-	return u, nil
+// userScanner reads rows of userSelect's columns (and any extra columns
+// after them) into store.Users. One scanner serves every row of a query:
+// its destinations are made once, where building them per row (a slice of
+// two dozen pointers) and each user apart (copied into the result) were
+// half of the bytes a search allocated, and garbage collection ran about
+// twice as often as without.
+type userScanner struct {
+	u                store.User
+	tags             *string
+	source           []byte
+	pua, deact       *int64
+	created, updated int64
+	dest             []any
 }
 
-func (s *Store) queryUsers(ctx context.Context, sql string, args ...any) ([]store.User, error) {
+// newUserScanner returns a scanner whose rows end with extra's columns.
+func newUserScanner(extra ...any) *userScanner {
+	sc := &userScanner{}
+	u := &sc.u
+	sc.dest = append([]any{&u.OrgID, &u.ID, &u.SourceID, &u.ExternalID, &u.IdpID, &u.Email, &u.FirstName, &u.LastName,
+		&u.Department, &u.Division, &u.Office, &u.Title, &sc.tags, &u.Active, &sc.source, &u.SourceHash, &u.ProfileHash,
+		&u.MappingVersion, &sc.pua, &u.Version, &sc.created, &sc.updated, &sc.deact}, extra...)
+	return sc
+}
+
+// scan reads the current row of rows into u.
+func (sc *userScanner) scan(rows pgx.Rows, u *store.User) error {
+	sc.source = nil
+	if err := rows.Scan(sc.dest...); err != nil {
+		return err
+	}
+	*u = sc.u
+	var err error
+	if u.Tags, err = decodeTags(sc.tags); err != nil {
+		return err
+	}
+	if len(sc.source) > 0 {
+		u.Source = sc.source
+	} else {
+		u.Source = nil
+	}
+	u.ProviderUpdatedAt = fromNanos(sc.pua)
+	u.CreatedAt = fromNanos(&sc.created)
+	u.UpdatedAt = fromNanos(&sc.updated)
+	u.DeactivatedAt = fromNanosPtr(sc.deact)
+	return nil
+}
+
+// queryUsers runs sql and returns its users (userSelect's columns); want is
+// how many rows to make room for at first (0 when not known).
+func (s *Store) queryUsers(ctx context.Context, want int, sql string, args ...any) ([]store.User, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	defer rows.Close()
-	var out []store.User
+	out := make([]store.User, 0, want)
+	sc := newUserScanner()
 	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
+		out = append(out, store.User{})
+		if err := sc.scan(rows, &out[len(out)-1]); err != nil {
 			return nil, interpretError(err)
 		}
-		out = append(out, u)
 	}
 	return out, interpretError(rows.Err())
 }
@@ -153,7 +178,7 @@ func (s *Store) LoadUsers(ctx context.Context, req store.LoadUsersRequest) ([]st
 			WHERE m.org_id = $1 AND m.f_email = x.v AND m.f_email <> ''` + inactive + ` OFFSET 0) m)
 		SELECT ` + userSelect + ` FROM hit, LATERAL (SELECT * FROM {S}.users u WHERE u.org_id = $1 AND u.id = hit.id OFFSET 0) u
 		ORDER BY u.id`)
-	return s.queryUsers(ctx, q, req.OrgID, req.SourceID, ext, idpClean, emails)
+	return s.queryUsers(ctx, len(ext), q, req.OrgID, req.SourceID, ext, idpClean, emails)
 }
 
 // GetUser returns one user with its groups.
@@ -164,7 +189,7 @@ func (s *Store) GetUser(ctx context.Context, orgID, userID string) (store.User, 
 	if !storable(userID) {
 		return store.User{}, fmt.Errorf("%w: user %q", store.ErrNotFound, userID)
 	}
-	users, err := s.queryUsers(ctx, s.sql(`SELECT `+userSelect+` FROM {S}.users u WHERE u.org_id = $1 AND u.id = $2`), orgID, userID)
+	users, err := s.queryUsers(ctx, 1, s.sql(`SELECT `+userSelect+` FROM {S}.users u WHERE u.org_id = $1 AND u.id = $2`), orgID, userID)
 	if err != nil {
 		return store.User{}, err
 	}

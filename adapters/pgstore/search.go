@@ -824,21 +824,21 @@ func (s *Store) searchPage(ctx context.Context, orgID string, q search.Query, d 
 	for {
 		sql, args := s.searchSQL(orgID, q, d, pos, hasCursor)
 		if !orderedRead(q, d) {
-			return s.queryUsers(ctx, sql, args...)
+			return s.queryUsers(ctx, q.Limit+1, sql, args...)
 		}
 		rows, err := s.pool.Query(ctx, sql, args...)
 		if err != nil {
 			return nil, interpretError(err)
 		}
-		var users []store.User
+		users := make([]store.User, 0, q.Limit+1)
 		var pairs int64
+		sc := newUserScanner(&pairs)
 		for rows.Next() {
-			u, err := scanUser(extraColumn{rows, &pairs})
-			if err != nil {
+			users = append(users, store.User{})
+			if err := sc.scan(rows, &users[len(users)-1]); err != nil {
 				rows.Close()
 				return nil, interpretError(err)
 			}
-			users = append(users, u)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -923,15 +923,6 @@ func (s *Store) leadPage(ctx context.Context, orgID string, q search.Query, term
 func orderedRead(q search.Query, d *driver) bool {
 	return d != nil && (d.tags || d.term >= 0 || d.all) && q.Sort == search.SortLastName
 }
-
-// extraColumn scans a row's last column into extra after the columns its
-// caller asks for.
-type extraColumn struct {
-	pgx.Rows
-	extra *int64
-}
-
-func (r extraColumn) Scan(dest ...any) error { return r.Rows.Scan(append(dest, r.extra)...) }
 
 // Search returns one page of q.
 func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store.Page, error) {
