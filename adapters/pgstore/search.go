@@ -1010,34 +1010,51 @@ func without(q search.Query, skip int) search.Query {
 type orgCounts struct {
 	// label is the least spelling with a count, by facet and folded value
 	// (for the tag facet, the least over every tag field).
-	label map[string]map[string]string
-	// n counts the people of the query's status, by facet and folded value.
-	n map[string]map[string]int
+	label map[facetValue]string
+	// n counts the people of the query's status, by facet: each folded
+	// value once, with a count above 0.
+	n map[string][]valueCount
 }
 
+// facetValue is a folded value of a facet.
+type facetValue struct{ facet, fv string }
+
+// valueCount is how many people hold a folded value.
+type valueCount struct {
+	fv string
+	n  int
+}
+
+// readCounts reads the org's facet_counts, one row per facet and folded
+// value: its least spelling (of any status) and the count of the status's
+// people. The database groups the rows (by spelling and status, half as
+// many again), which was most of the client's work in a Facets call.
 func (s *Store) readCounts(ctx context.Context, orgID string, status search.Status) (*orgCounts, error) {
-	rows, err := s.pool.Query(ctx, s.sql(`SELECT facet, f_value, value, active, n FROM {S}.facet_counts
-		WHERE org_id = $1 AND n > 0`), orgID)
+	active := []bool{true, false}
+	switch status {
+	case search.StatusActive:
+		active = []bool{true}
+	case search.StatusInactive:
+		active = []bool{false}
+	}
+	rows, err := s.pool.Query(ctx, s.sql(`SELECT facet, f_value, min(value), coalesce(sum(n) FILTER (WHERE active = ANY($2)), 0)
+		FROM {S}.facet_counts WHERE org_id = $1 AND n > 0 GROUP BY facet, f_value`), orgID, active)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	c := &orgCounts{label: map[string]map[string]string{}, n: map[string]map[string]int{}}
+	c := &orgCounts{label: map[facetValue]string{}, n: map[string][]valueCount{}}
 	setLabel := func(facet, fv, value string) {
-		m := c.label[facet]
-		if m == nil {
-			m = map[string]string{}
-			c.label[facet] = m
-		}
-		if l, ok := m[fv]; !ok || value < l {
-			m[fv] = value
+		k := facetValue{facet, fv}
+		if l, ok := c.label[k]; !ok || value < l {
+			c.label[k] = value
 		}
 	}
+	var facet, fv, value string
+	var n int
+	dest := []any{&facet, &fv, &value, &n}
 	for rows.Next() {
-		var facet, fv, value string
-		var active bool
-		var n int
-		if err := rows.Scan(&facet, &fv, &value, &active, &n); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		if facet != facetTag && facet != facetAll {
@@ -1046,13 +1063,9 @@ func (s *Store) readCounts(ctx context.Context, orgID string, status search.Stat
 				setLabel(facetTag, fv, value)
 			}
 		}
-		if status == search.StatusAll || active == (status == search.StatusActive) {
-			m := c.n[facet]
-			if m == nil {
-				m = map[string]int{}
-				c.n[facet] = m
-			}
-			m[fv] += n
+		if n > 0 {
+			// Rows come grouped by (facet, folded value): each once.
+			c.n[facet] = append(c.n[facet], valueCount{fv, n})
 		}
 	}
 	return c, rows.Err()
@@ -1063,7 +1076,7 @@ func (c *orgCounts) add(out map[string]int, facet, fv string, n int) {
 	if n <= 0 || fv == "" {
 		return
 	}
-	l, ok := c.label[facet][fv]
+	l, ok := c.label[facetValue{facet, fv}]
 	if !ok {
 		// A value counted by a query is stored, so it has a label; the
 		// folded value stands in should a concurrent write remove it.
@@ -1125,8 +1138,8 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 					if out == nil {
 						out = fieldOut(strings.TrimPrefix(facet, facetFieldPrefix))
 					}
-					for fv, n := range m {
-						counts.add(out, facet, fv, n)
+					for _, vc := range m {
+						counts.add(out, facet, vc.fv, vc.n)
 					}
 				}
 			}
