@@ -26,34 +26,57 @@ var resultCols = strings.Replace(userCols, "u.source,", "NULL,", 1)
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanUser(sc scanner) (int64, store.User, error) {
-	var (
-		u                     store.User
-		uid                   int64
-		tags                  string
-		source                []byte
-		pua, created, updated sql.NullInt64
-		deactivated           sql.NullInt64
-	)
-	err := sc.Scan(&uid, &u.OrgID, &u.ID, &u.SourceID, &u.ExternalID, &u.IdpID, &u.Email, &u.FirstName, &u.LastName,
-		&u.Department, &u.Division, &u.Office, &u.Title, &tags, &u.Active, &source, &u.SourceHash, &u.ProfileHash,
-		&u.MappingVersion, &pua, &u.Version, &created, &updated, &deactivated)
-	if err != nil {
-		return 0, u, err
+// userScanner reads rows of userCols into store.Users. One scanner serves
+// every row of a query: its destinations are made once, where building
+// them per row (a slice of two dozen pointers, and the row's values
+// escaping to the heap) was the largest part of what a search allocated.
+type userScanner struct {
+	uid                   int64
+	u                     store.User
+	tags                  string
+	source                []byte
+	pua, created, updated sql.NullInt64
+	deactivated           sql.NullInt64
+	dest                  []any
+}
+
+func newUserScanner() *userScanner {
+	sc := &userScanner{}
+	u := &sc.u
+	sc.dest = []any{&sc.uid, &u.OrgID, &u.ID, &u.SourceID, &u.ExternalID, &u.IdpID, &u.Email, &u.FirstName, &u.LastName,
+		&u.Department, &u.Division, &u.Office, &u.Title, &sc.tags, &u.Active, &sc.source, &u.SourceHash, &u.ProfileHash,
+		&u.MappingVersion, &sc.pua, &u.Version, &sc.created, &sc.updated, &sc.deactivated}
+	return sc
+}
+
+// scan reads the current row of sc into u and returns the row's uid.
+func (sc *userScanner) scan(rows scanner, u *store.User) (int64, error) {
+	sc.source = nil
+	if err := rows.Scan(sc.dest...); err != nil {
+		return 0, err
 	}
-	if tags != "" && tags != "[]" {
-		if u.Tags, err = parseTags(tags); err != nil {
-			return 0, u, fmt.Errorf("stored tags of user %q: %w", u.ID, err)
+	*u = sc.u
+	if sc.tags != "" && sc.tags != "[]" {
+		var err error
+		if u.Tags, err = parseTags(sc.tags); err != nil {
+			return 0, fmt.Errorf("stored tags of user %q: %w", u.ID, err)
 		}
 	}
-	if len(source) > 0 {
-		u.Source = json.RawMessage(source)
+	if len(sc.source) > 0 {
+		u.Source = json.RawMessage(sc.source)
 	}
-	u.ProviderUpdatedAt = fromNanos(pua)
-	u.CreatedAt = fromNanos(created)
-	u.UpdatedAt = fromNanos(updated)
-	u.DeactivatedAt = fromNanosPtr(deactivated)
-	return uid, u, nil
+	u.ProviderUpdatedAt = fromNanos(sc.pua)
+	u.CreatedAt = fromNanos(sc.created)
+	u.UpdatedAt = fromNanos(sc.updated)
+	u.DeactivatedAt = fromNanosPtr(sc.deactivated)
+	return sc.uid, nil
+}
+
+// scanUser reads one row of userCols.
+func scanUser(sc scanner) (int64, store.User, error) {
+	var u store.User
+	uid, err := newUserScanner().scan(sc, &u)
+	return uid, u, err
 }
 
 // parseTags decodes a tags column, the JSON of []mapping.Tag. Without a
@@ -186,12 +209,12 @@ func (s *Store) LoadUsers(ctx context.Context, req store.LoadUsersRequest) ([]st
 	}
 	defer rows.Close()
 	var out []store.User
+	sc := newUserScanner()
 	for rows.Next() {
-		_, u, err := scanUser(rows)
-		if err != nil {
+		out = append(out, store.User{})
+		if _, err := sc.scan(rows, &out[len(out)-1]); err != nil {
 			return nil, readErr("load users", err)
 		}
-		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, readErr("load users", err)

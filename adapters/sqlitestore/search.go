@@ -498,14 +498,12 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	if err != nil {
 		return store.Page{}, readErr("search", err)
 	}
-	page := store.Page{Users: make([]store.User, 0, len(uids))}
-	for _, uid := range uids {
-		u, ok := users[uid]
-		if !ok {
+	page := store.Page{Users: users}
+	for i, uid := range uids {
+		if users[i].ID == "" {
 			return store.Page{}, readErr("search", fmt.Errorf("user row %d vanished inside a read transaction", uid))
 		}
-		u.Groups = groups[uid]
-		page.Users = append(page.Users, u)
+		users[i].Groups = groups[uid]
 	}
 	if more && len(page.Users) > 0 {
 		last := page.Users[len(page.Users)-1]
@@ -651,22 +649,32 @@ func matchTerms(terms, words []string) bool {
 	return true
 }
 
-func (s *Store) usersByUID(ctx context.Context, tx *sql.Tx, uids []int64) (map[int64]store.User, error) {
-	out := make(map[int64]store.User, len(uids))
+// usersByUID returns the users of uids, in uids' order (the rows of users
+// that are gone are left zero, ID "").
+func (s *Store) usersByUID(ctx context.Context, tx *sql.Tx, uids []int64) ([]store.User, error) {
+	out := make([]store.User, len(uids))
 	if len(uids) == 0 {
 		return out, nil
+	}
+	pos := make(map[int64]int, len(uids))
+	for i, uid := range uids {
+		pos[uid] = i
 	}
 	rows, err := s.query(ctx, tx, "SELECT "+resultCols+" FROM dirsync_users u WHERE u.uid IN (SELECT value FROM json_each(?))", uidList(uids))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	sc := newUserScanner()
+	var u store.User
 	for rows.Next() {
-		uid, u, err := scanUser(rows)
+		uid, err := sc.scan(rows, &u)
 		if err != nil {
 			return nil, err
 		}
-		out[uid] = u
+		if i, ok := pos[uid]; ok {
+			out[i] = u
+		}
 	}
 	return out, rows.Err()
 }
