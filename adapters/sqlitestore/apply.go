@@ -24,6 +24,14 @@ type txn struct {
 	stmts map[string]*sql.Stmt
 	// counts are the facet count deltas of the user writes so far.
 	counts map[countKey]int
+	// pairs are the facet pair count deltas (migration 007).
+	pairs map[pairKey]int
+}
+
+// pairKey is one row of dirsync_facet_pairs.
+type pairKey struct {
+	by, byValue, facet, folded string
+	active                     bool
 }
 
 // countKey is one row of dirsync_facet_counts.
@@ -53,18 +61,43 @@ func (t *txn) countUser(delta int, active bool, dept, div, office fieldValue, ta
 	add("office", office.folded, office.value)
 	for i, tr := range tags {
 		add("field:"+tr.field, tr.folded, "")
-		// The tag facet counts people: a value held in two fields once.
-		dup := false
-		for _, prev := range tags[:i] {
-			if prev.folded == tr.folded {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if firstOfValue(tags, i) {
 			add("tag", tr.folded, "")
 		}
 	}
+	// The pairs: each of the user's department, division and office values
+	// with each of the user's other values.
+	fields := [3]struct{ facet, folded string }{{"department", dept.folded}, {"division", div.folded}, {"office", office.folded}}
+	for _, by := range fields {
+		if by.folded == "" {
+			continue
+		}
+		if t.pairs == nil {
+			t.pairs = make(map[pairKey]int)
+		}
+		for _, f := range fields {
+			if f.facet != by.facet && f.folded != "" {
+				t.pairs[pairKey{by.facet, by.folded, f.facet, f.folded, active}] += delta
+			}
+		}
+		for i, tr := range tags {
+			t.pairs[pairKey{by.facet, by.folded, "field:" + tr.field, tr.folded, active}] += delta
+			if firstOfValue(tags, i) {
+				t.pairs[pairKey{by.facet, by.folded, "tag", tr.folded, active}] += delta
+			}
+		}
+	}
+}
+
+// firstOfValue reports whether tags[i] is the first of tags with its folded
+// value: the tag facet counts people, a value held in two fields once.
+func firstOfValue(tags []tagRow, i int) bool {
+	for _, prev := range tags[:i] {
+		if prev.folded == tags[i].folded {
+			return false
+		}
+	}
+	return true
 }
 
 // flushCounts writes the summed facet count deltas, in key order so that
@@ -94,6 +127,30 @@ func (t *txn) flushCounts(org string) error {
 		}
 	}
 	clear(t.counts)
+	pairs := make([]pairKey, 0, len(t.pairs))
+	for k, d := range t.pairs {
+		if d != 0 {
+			pairs = append(pairs, k)
+		}
+	}
+	slices.SortFunc(pairs, func(a, b pairKey) int {
+		return cmp.Or(cmp.Compare(a.by, b.by), cmp.Compare(a.byValue, b.byValue), cmp.Compare(a.facet, b.facet),
+			cmp.Compare(a.folded, b.folded), boolCmp(a.active, b.active))
+	})
+	for _, k := range pairs {
+		d := t.pairs[k]
+		if _, err := t.exec(qPairAdd, org, k.by, k.byValue, k.facet, k.folded, k.active, d); err != nil {
+			return stepErr("update facet pairs", err)
+		}
+		// An org has tens of thousands of pairs: a row that may have
+		// reached 0 is deleted by its key, not found by a scan.
+		if d < 0 {
+			if _, err := t.exec(qPairPrune, org, k.by, k.byValue, k.facet, k.folded, k.active); err != nil {
+				return stepErr("prune facet pairs", err)
+			}
+		}
+	}
+	clear(t.pairs)
 	return nil
 }
 
@@ -203,6 +260,10 @@ const (
 	qCountAdd          = `INSERT INTO dirsync_facet_counts (org, facet, folded, value, active, n) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (org, facet, folded, value, active) DO UPDATE SET n = n + excluded.n`
 	qCountPrune = `DELETE FROM dirsync_facet_counts WHERE org = ? AND n <= 0`
+	qPairAdd    = `INSERT INTO dirsync_facet_pairs (org, by_facet, by_value, facet, folded, active, n) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (org, by_facet, by_value, facet, folded, active) DO UPDATE SET n = n + excluded.n`
+	qPairPrune = `DELETE FROM dirsync_facet_pairs WHERE org = ? AND by_facet = ? AND by_value = ? AND facet = ? AND folded = ?
+		AND active = ? AND n <= 0`
 	qWordInsert = `INSERT INTO dirsync_user_words (org, word, uid) VALUES (?, ?, ?)`
 	qWordDelete = `DELETE FROM dirsync_user_words WHERE org = ? AND word = ? AND uid = ?`
 	qTagInsert  = `INSERT INTO dirsync_user_tags (org, folded, value, field, uid) VALUES (?, ?, ?, ?, ?)`

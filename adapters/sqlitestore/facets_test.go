@@ -107,3 +107,66 @@ func TestParseFoldedTagsReadsWhatFoldedTagsJSONWrote(t *testing.T) {
 		}
 	})
 }
+
+// Migration 007 counts the facet pairs of the people already stored as
+// Apply keeps them: rebuilt from the users, the table is what Apply's
+// deltas made of creations, updates (of values, tags and status) and
+// deletions.
+func TestFacetPairsMigrationCountsAsApplyDoes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)
+	for _, org := range []string{"acme", "beta"} {
+		users := synth.Users(11, org, "src", 250)
+		if err := applyAll(ctx, s, createRequests(org, users)); err != nil {
+			t.Fatal(err)
+		}
+		req := store.ApplyRequest{OrgID: org}
+		for i, u := range users {
+			switch {
+			case i%9 == 0:
+				req.Users = append(req.Users, store.UserWrite{User: u, ExpectVersion: 1, Delete: true})
+			case i%4 == 0:
+				u.Department, u.Active = "Sales", !u.Active
+				u.Tags = store.NormalizeTags(append(u.Tags, mapping.Tag{Field: "extra", Value: "NYC"}, mapping.Tag{Field: "team", Value: "nyc"}))
+				req.Users = append(req.Users, store.UserWrite{User: u, ExpectVersion: 1})
+			case i%5 == 0:
+				u.Office, u.Tags = "", nil
+				req.Users = append(req.Users, store.UserWrite{User: u, ExpectVersion: 1})
+			}
+		}
+		if _, err := s.Apply(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() []string {
+		rows, err := s.r.QueryContext(ctx, `SELECT org || '|' || by_facet || '|' || by_value || '|' || facet || '|' || folded || '|' || active || '|' || n
+			FROM dirsync_facet_pairs ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var r string
+			if err := rows.Scan(&r); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	kept := read()
+	if len(kept) < 100 {
+		t.Fatalf("Apply kept %d facet pairs; the test data should make hundreds", len(kept))
+	}
+	if _, err := s.w.ExecContext(ctx, `DROP TABLE dirsync_facet_pairs; DELETE FROM dirsync_schema_migrations WHERE version = 7`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(kept, read()); diff != "" {
+		t.Errorf("facet pairs rebuilt by migration 007 differ from those Apply kept (-apply +migration):\n%s", diff)
+	}
+}

@@ -37,7 +37,7 @@ func failureRequest(now time.Time) store.ApplyRequest {
 		Lease: &store.Lease{OrgID: "acme", Token: "tok"},
 		Event: &store.EventMark{ID: "evt_1", Deactivations: 1},
 		Users: []store.UserWrite{
-			{User: store.User{OrgID: "acme", SourceID: "src", ID: "u1", ExternalID: "x1", FirstName: "Ann",
+			{User: store.User{OrgID: "acme", SourceID: "src", ID: "u1", ExternalID: "x1", FirstName: "Ann", Department: "Eng",
 				Tags: []mapping.Tag{{Field: "team", Value: "Mobile"}}}},
 			{User: store.User{OrgID: "acme", SourceID: "src", ID: "u2", ExternalID: "x2", FirstName: "Bob", Active: true}, ExpectVersion: 3},
 			{User: narrowUser, ExpectVersion: 2},
@@ -83,9 +83,13 @@ func failureSteps(now time.Time) []mockStep {
 			vals: [][]driver.Value{{int64(9), int64(2), "x3", nil, "Cy", "Dee", "", "[]", "", "", "", true,
 				narrow[0], narrow[1], narrow[2], narrow[3], narrow[4], narrow[5], narrow[6], narrow[7], narrow[8], narrow[9]}}},
 		{op: "apply user[2]", query: qUserUpdateRow, res: sqlmock.NewResult(0, 1)},
-		// Facet counts: user[0]'s team tag, as a tag field value and as a tag.
+		// Facet counts: user[0]'s department, and team tag as a tag field
+		// value and as a tag; then the department's pairs with the tag.
 		{op: "apply user: update facet counts", query: qCountAdd, res: sqlmock.NewResult(0, 1)},
 		{op: "apply user: update facet counts", query: qCountAdd, res: sqlmock.NewResult(0, 1), reused: true},
+		{op: "apply user: update facet counts", query: qCountAdd, res: sqlmock.NewResult(0, 1), reused: true},
+		{op: "apply user: update facet pairs", query: qPairAdd, res: sqlmock.NewResult(0, 1)},
+		{op: "apply user: update facet pairs", query: qPairAdd, res: sqlmock.NewResult(0, 1), reused: true},
 		{op: "apply group[0]", query: qGroupInsert, res: sqlmock.NewResult(1, 1)},
 		{op: "apply member[0]", query: qMemberAdd, res: sqlmock.NewResult(1, 1)},
 		{op: "apply change", query: qCounterBump, cols: []string{"seq"}, vals: [][]driver.Value{{int64(1)}}},

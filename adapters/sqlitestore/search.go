@@ -867,6 +867,104 @@ type tagPair struct{ field, folded string }
 // runCountPass counts p's facets over the people filter(q, p.skip) matches
 // and adds them, labelled, to f.
 func (s *Store) runCountPass(ctx context.Context, tx *sql.Tx, org string, q search.Query, p *countPass, f *store.Facets) error {
+	counts := map[facet]map[string]int{}
+	for k := range p.want {
+		counts[k] = map[string]int{}
+	}
+	fields := map[tagPair]int{}
+	if by, values, ok := pairsFilter(q, p); ok {
+		if err := s.pairCounts(ctx, tx, org, q, by, values, counts, fields); err != nil {
+			return err
+		}
+	} else if err := s.rowCounts(ctx, tx, org, q, p, counts, fields); err != nil {
+		return err
+	}
+	return s.labelCounts(ctx, tx, org, counts, fields, f)
+}
+
+// pairsFilter reports whether the people p counts are those of one
+// department, division or office filter alone (by, with its folded
+// values), under q's status, and p does not count that field: the counts
+// are then sums of dirsync_facet_pairs rows (migration 007). A person has
+// one value of each field, so the sums over several values of the filter
+// count nobody twice.
+func pairsFilter(q search.Query, p *countPass) (by string, values []string, ok bool) {
+	if len(search.FoldedValues(q.Groups)) > 0 || len(search.Terms(q.Text)) > 0 ||
+		(p.skip != facetTag && len(search.FoldedValues(q.Tags)) > 0) {
+		return "", nil, false
+	}
+	for _, c := range []struct {
+		k    facet
+		name string
+		own  []string
+	}{{facetDepartment, "department", q.Departments}, {facetDivision, "division", q.Divisions}, {facetOffice, "office", q.Offices}} {
+		if c.k == p.skip {
+			continue
+		}
+		if vs := search.FoldedValues(c.own); len(vs) > 0 {
+			if values != nil || p.want[c.k] {
+				return "", nil, false
+			}
+			by, values = c.name, vs
+		}
+	}
+	return by, values, values != nil
+}
+
+// pairCounts adds the counts of the facets in counts (and of the tag
+// fields, if the tag facet is there) among the people holding one of
+// values in field by, from dirsync_facet_pairs.
+func (s *Store) pairCounts(ctx context.Context, tx *sql.Tx, org string, q search.Query, by string, values []string,
+	counts map[facet]map[string]int, fields map[tagPair]int) error {
+	rows, err := s.query(ctx, tx, `SELECT p.facet, p.folded, sum(p.n) FROM dirsync_facet_pairs p
+		WHERE p.org = ? AND p.by_facet = ? AND p.by_value IN (SELECT value FROM json_each(?))`+statusCond(q, "p.active")+`
+		GROUP BY p.facet, p.folded`, org, by, jsonStrings(values))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var name, folded string
+	var n int
+	dest := []any{&name, &folded, &n}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if n <= 0 {
+			continue
+		}
+		var k facet
+		switch name {
+		case "department":
+			k = facetDepartment
+		case "division":
+			k = facetDivision
+		case "office":
+			k = facetOffice
+		case "tag":
+			k = facetTag
+		default:
+			field, ok := strings.CutPrefix(name, "field:")
+			if !ok {
+				return fmt.Errorf("stored facet pair of unknown facet %q", name)
+			}
+			if counts[facetTag] != nil {
+				fields[tagPair{field, folded}] += n
+			}
+			continue
+		}
+		if m := counts[k]; m != nil {
+			m[folded] += n
+		}
+	}
+	return rows.Err()
+}
+
+// rowCounts adds the counts of the facets in counts (and of the tag
+// fields, if the tag facet is there) over the people filter(q, p.skip)
+// matches, read row by row.
+func (s *Store) rowCounts(ctx context.Context, tx *sql.Tx, org string, q search.Query, p *countPass,
+	counts map[facet]map[string]int, fields map[tagPair]int) error {
 	w := filter(org, q, p.skip)
 	// Only the wanted columns are read (the others read as constants): with
 	// a department filter they all come from the department index, so the
@@ -884,10 +982,6 @@ func (s *Store) runCountPass(ctx context.Context, tx *sql.Tx, org string, q sear
 	if err != nil {
 		return err
 	}
-	counts := map[facet]map[string]int{}
-	for k := range p.want {
-		counts[k] = map[string]int{}
-	}
 	// People share combinations of values (a department's 2,500 people
 	// about 700), so each distinct row is counted first and split and
 	// parsed once.
@@ -904,7 +998,6 @@ func (s *Store) runCountPass(ctx context.Context, tx *sql.Tx, org string, q sear
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	fields := map[tagPair]int{}
 	var pairs []tagPair
 	for joined, n := range combos {
 		var vals [3]string
@@ -941,6 +1034,12 @@ func (s *Store) runCountPass(ctx context.Context, tx *sql.Tx, org string, q sear
 			}
 		}
 	}
+	return nil
+}
+
+// labelCounts adds counts and fields to f under their labels: each folded
+// value's least stored spelling.
+func (s *Store) labelCounts(ctx context.Context, tx *sql.Tx, org string, counts map[facet]map[string]int, fields map[tagPair]int, f *store.Facets) error {
 	outs := map[facet]map[string]int{facetDepartment: f.Department, facetDivision: f.Division, facetOffice: f.Office, facetTag: f.Tag}
 	names := map[facet]string{facetDepartment: "department", facetDivision: "division", facetOffice: "office"}
 	for _, k := range []facet{facetDepartment, facetDivision, facetOffice, facetTag} {

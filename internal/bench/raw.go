@@ -296,7 +296,9 @@ const (
 	sqliteTagInsert    = `INSERT INTO dirsync_user_tags (org, folded, value, field, uid) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	sqliteChangeInsert = `INSERT INTO dirsync_changes (org, seq, kind, subject_id, before, after, cause, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	sqliteCounterSet   = `INSERT INTO dirsync_counters (org, seq) VALUES (?, ?) ON CONFLICT (org) DO UPDATE SET seq = excluded.seq`
-	sqliteCountAdd     = `INSERT INTO dirsync_facet_counts (org, facet, folded, value, active, n) VALUES (?, ?, ?, ?, ?, ?)
+	sqlitePairAdd      = `INSERT INTO dirsync_facet_pairs (org, by_facet, by_value, facet, folded, active, n) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (org, by_facet, by_value, facet, folded, active) DO UPDATE SET n = n + excluded.n`
+	sqliteCountAdd = `INSERT INTO dirsync_facet_counts (org, facet, folded, value, active, n) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (org, facet, folded, value, active) DO UPDATE SET n = n + excluded.n`
 )
 
@@ -362,8 +364,9 @@ func rawSQLite(ctx context.Context, db *sql.DB, org string, people []rawPerson) 
 			return nil, err
 		}
 	}
-	var hasCounts int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'dirsync_facet_counts'`).Scan(&hasCounts); err != nil {
+	var hasCounts, hasPairs int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE name = 'dirsync_facet_counts'), count(*) FILTER (WHERE name = 'dirsync_facet_pairs')
+		FROM sqlite_schema`).Scan(&hasCounts, &hasPairs); err != nil {
 		return nil, fmt.Errorf("raw SQLite load: %w", err)
 	}
 	// Every person's users row, in cols order, before the clock starts.
@@ -377,12 +380,12 @@ func rawSQLite(ctx context.Context, db *sql.DB, org string, people []rawPerson) 
 		userArgs[i] = row
 	}
 	return func(ctx context.Context) error {
-		return rawSQLiteLoad(ctx, db, org, people, cols, userArgs, hasCounts > 0, now)
+		return rawSQLiteLoad(ctx, db, org, people, cols, userArgs, hasCounts > 0, hasPairs > 0, now)
 	}, nil
 }
 
 // rawSQLiteLoad is the timed part of rawSQLite.
-func rawSQLiteLoad(ctx context.Context, db *sql.DB, org string, people []rawPerson, cols []string, userArgs [][]any, hasCounts bool, now int64) (err error) {
+func rawSQLiteLoad(ctx context.Context, db *sql.DB, org string, people []rawPerson, cols []string, userArgs [][]any, hasCounts, hasPairs bool, now int64) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("raw SQLite load: begin: %w", err)
@@ -410,6 +413,11 @@ func rawSQLiteLoad(ctx context.Context, db *sql.DB, org string, people []rawPers
 		active               bool
 	}
 	counts := map[countKey]int{}
+	type pairKey struct {
+		by, byValue, facet, folded string
+		active                     bool
+	}
+	pairs := map[pairKey]int{}
 	for i := range people {
 		p := &people[i]
 		u := p.u
@@ -433,9 +441,30 @@ func rawSQLiteLoad(ctx context.Context, db *sql.DB, org string, people []rawPers
 				counts[countKey{"tag", t.folded, "", u.Active}]++
 			}
 		}
-		for _, f := range [][3]string{{"department", p.fDept, u.Department}, {"division", p.fDiv, u.Division}, {"office", p.fOff, u.Office}} {
+		fields := [][3]string{{"department", p.fDept, u.Department}, {"division", p.fDiv, u.Division}, {"office", p.fOff, u.Office}}
+		for _, f := range fields {
 			if f[1] != "" {
 				counts[countKey{f[0], f[1], f[2], u.Active}]++
+			}
+		}
+		if hasPairs {
+			for _, by := range fields {
+				if by[1] == "" {
+					continue
+				}
+				for _, f := range fields {
+					if f[0] != by[0] && f[1] != "" {
+						pairs[pairKey{by[0], by[1], f[0], f[1], u.Active}]++
+					}
+				}
+				clear(seen)
+				for _, t := range p.tagRow {
+					pairs[pairKey{by[0], by[1], "field:" + t.field, t.folded, u.Active}]++
+					if !seen[t.folded] {
+						seen[t.folded] = true
+						pairs[pairKey{by[0], by[1], "tag", t.folded, u.Active}]++
+					}
+				}
 			}
 		}
 		if _, err := insChange.ExecContext(ctx, org, int64(i+1), string(store.ChangeCreated), u.ID, nil, p.after, "run_raw", now); err != nil {
@@ -447,6 +476,11 @@ func rawSQLiteLoad(ctx context.Context, db *sql.DB, org string, people []rawPers
 			if _, err := tx.ExecContext(ctx, sqliteCountAdd, org, k.facet, k.folded, k.value, k.active, n); err != nil {
 				return fmt.Errorf("raw SQLite load: facet counts: %w", err)
 			}
+		}
+	}
+	for k, n := range pairs {
+		if _, err := tx.ExecContext(ctx, sqlitePairAdd, org, k.by, k.byValue, k.facet, k.folded, k.active, n); err != nil {
+			return fmt.Errorf("raw SQLite load: facet pairs: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, sqliteCounterSet, org, len(people)); err != nil {
