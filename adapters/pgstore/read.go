@@ -16,7 +16,7 @@ import (
 	"github.com/directorysync/directorysync/store"
 )
 
-// userSelect selects the columns scanUser reads, from users aliased u.
+// userSelect selects the columns a userScanner reads, from users aliased u.
 const userSelect = `u.org_id, u.id, u.source_id, u.external_id, u.idp_id, u.email, u.first_name, u.last_name,
 	u.department, u.division, u.office, u.title, u.tags, u.active,
 	(SELECT s.source FROM {S}.user_sources s WHERE s.org_id = u.org_id AND s.id = u.id), u.source_hash, u.profile_hash,

@@ -81,6 +81,10 @@ func (t *txn) countUser(delta int, active bool, dept, div, office fieldValue, ta
 			}
 		}
 		for i, tr := range tags {
+			if tr.folded == "" {
+				// Counted nowhere, as in dirsync_facet_counts.
+				continue
+			}
 			t.pairs[pairKey{by.facet, by.folded, "field:" + tr.field, tr.folded, active}] += delta
 			if firstOfValue(tags, i) {
 				t.pairs[pairKey{by.facet, by.folded, "tag", tr.folded, active}] += delta

@@ -447,7 +447,7 @@ func (s *Store) PutSourceState(ctx context.Context, st store.SourceState) error 
 
 // orgTables are every table with an org column, purged by PurgeOrg.
 var orgTables = []string{
-	"dirsync_user_words", "dirsync_user_tags", "dirsync_facet_counts", "dirsync_members", "dirsync_users", "dirsync_groups",
+	"dirsync_user_words", "dirsync_user_tags", "dirsync_facet_counts", "dirsync_facet_pairs", "dirsync_members", "dirsync_users", "dirsync_groups",
 	"dirsync_changes", "dirsync_counters", "dirsync_runs", "dirsync_parked_events", "dirsync_event_marks",
 	"dirsync_tombstones", "dirsync_leases", "dirsync_source_states",
 }

@@ -1,7 +1,9 @@
 package sqlitestore
 
 import (
+	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,5 +58,34 @@ func TestParseTagsReadsWhatApplyWrote(t *testing.T) {
 		if _, err := parseTags(s); err == nil {
 			t.Errorf("parseTags(%s) accepted a truncated column", s)
 		}
+	}
+}
+
+// PurgeOrg deletes from orgTables: every table with an org column must be
+// there, or a purged org's rows stay behind (and a table added by a later
+// migration is easily forgotten).
+func TestOrgTablesListsEveryTableWithAnOrgColumn(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	rows, err := s.r.QueryContext(context.Background(), `SELECT m.name FROM sqlite_schema m, pragma_table_info(m.name) c
+		WHERE m.type = 'table' AND c.name = 'org' ORDER BY m.name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var want []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Sorted(slices.Values(orgTables))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("orgTables differs from the tables with an org column (-schema +orgTables):\n%s", diff)
 	}
 }

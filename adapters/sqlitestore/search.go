@@ -703,8 +703,10 @@ func statusCond(q search.Query, col string) string {
 
 // Facets counts values under q, each facet ignoring its own filter; see
 // store.Store. A facet whose query is restricted by nothing but status reads
-// the counts Apply keeps (dirsync_facet_counts); otherwise it counts the
-// matching people. Labels are the least original spelling stored for the
+// the counts Apply keeps (dirsync_facet_counts); one restricted by a single
+// department, division or office filter alone sums the facet pairs Apply
+// keeps (dirsync_facet_pairs); otherwise it counts the matching people.
+// Labels are the least original spelling stored for the
 // org, read from the first entry of an index range.
 func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store.Facets, error) {
 	if err := store.ValidateOrgID(orgID); err != nil {
@@ -727,9 +729,11 @@ func (s *Store) Facets(ctx context.Context, orgID string, q search.Query) (store
 		Tag:        map[string]int{},
 		TagFields:  map[string]map[string]int{},
 	}
-	// Facets restricted by more than status count the matching people in
-	// Go: one pass per distinct filter (facets whose own filter is empty
-	// share the whole query's pass), reading four narrow columns per person.
+	// Facets restricted by more than status count the matching people: one
+	// pass per distinct filter (facets whose own filter is empty share the
+	// whole query's pass), from the facet pairs when the filter is one
+	// department, division or office field alone, else reading four narrow
+	// columns per person and counting in Go.
 	passes := map[facet]*countPass{}
 	pass := func(c facet, own []string) *countPass {
 		key := noFacet
@@ -1040,6 +1044,16 @@ func (s *Store) rowCounts(ctx context.Context, tx *sql.Tx, org string, q search.
 // labelCounts adds counts and fields to f under their labels: each folded
 // value's least stored spelling.
 func (s *Store) labelCounts(ctx context.Context, tx *sql.Tx, org string, counts map[facet]map[string]int, fields map[tagPair]int, f *store.Facets) error {
+	// A value that folds to nothing (a tag of white space) is counted in
+	// no facet, as in dirsync_facet_counts and the other stores.
+	for _, m := range counts {
+		delete(m, "")
+	}
+	for tp := range fields {
+		if tp.folded == "" {
+			delete(fields, tp)
+		}
+	}
 	outs := map[facet]map[string]int{facetDepartment: f.Department, facetDivision: f.Division, facetOffice: f.Office, facetTag: f.Tag}
 	names := map[facet]string{facetDepartment: "department", facetDivision: "division", facetOffice: "office"}
 	for _, k := range []facet{facetDepartment, facetDivision, facetOffice, facetTag} {

@@ -79,11 +79,13 @@
 // and office filters, the one matching the fewest people drives.
 // Apply keeps per-org counts of each facet value and spelling, so facets over
 // a whole org (or a facet whose only filter is its own) read a few hundred
-// rows; other facets read four narrow columns of each matching person once
-// per distinct filter and count in Go, so their cost grows with the number
-// of matches (about 2 ms for 2,500 people; a department filter's pass reads
-// only the department index, which holds those columns). See the benchmarks in
-// bench_test.go.
+// rows, and of each department, division and office value with each value of
+// the other facets (facet pairs), so facets filtered by one such field alone
+// are sums of those rows; other facets read four narrow columns of each
+// matching person once per distinct filter and count in Go, so their cost
+// grows with the number of matches (about 2 ms for 2,500 people; a department
+// filter's pass reads only the department index, which holds those columns).
+// See the benchmarks in bench_test.go.
 package sqlitestore
 
 import (

@@ -30,7 +30,9 @@ WITH
 		UNION ALL SELECT uid, 'division', f_division FROM dirsync_users WHERE f_division <> ''
 		UNION ALL SELECT uid, 'office', f_office FROM dirsync_users WHERE f_office <> ''
 		UNION ALL SELECT u.uid, 'field:' || (j.value ->> 0), j.value ->> 1 FROM dirsync_users u, json_each(u.f_tags) j
-		UNION ALL SELECT * FROM (SELECT DISTINCT u.uid, 'tag', j.value ->> 1 FROM dirsync_users u, json_each(u.f_tags) j))
+			WHERE j.value ->> 1 <> ''
+		UNION ALL SELECT * FROM (SELECT DISTINCT u.uid, 'tag', j.value ->> 1 FROM dirsync_users u, json_each(u.f_tags) j
+			WHERE j.value ->> 1 <> ''))
 SELECT b.org, b.by_facet, b.by_value, v.facet, v.folded, b.active, count(*)
 FROM b JOIN v ON v.uid = b.uid AND v.facet <> b.by_facet
 GROUP BY b.org, b.by_facet, b.by_value, v.facet, v.folded, b.active;
