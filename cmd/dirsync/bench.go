@@ -28,7 +28,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	dsn := fs.String("postgres", "", "PostgreSQL DSN on loopback (default $DIRSYNC_TEST_POSTGRES_DSN)")
 	queries := fs.Int("queries", 500, "queries of each kind per search run (at least 500 for a meaningful p99)")
 	runs := fs.Int("runs", 3, "search runs; the median of their p50 and p99 is reported")
-	multiOrg := fs.String("multi-org", "auto", "also measure search over size/10k orgs of 10k people on the SQL stores: auto (below 1m people), on, off")
+	multiOrg := fs.String("multi-org", "auto", "also measure search over size/10k orgs of 10k people on the SQL stores: auto (below 1m people), on, off, or only (with -search-only: the many orgs alone)")
 	searchOnly := fs.Bool("search-only", false, "skip the raw load and the syncs: load each store through Apply and measure search only")
 	remap := fs.Bool("remap", true, "measure the remap (-remap=false leaves it out: at 1m people on SQLite it takes longest)")
 	out := fs.String("out", "", "also write the tables to this file")
@@ -82,8 +82,14 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	case "on":
 		opts.MultiOrg = func(int) bool { return true }
 	case "off":
+	case "only":
+		if !*searchOnly {
+			return usageError{"-multi-org only measures search alone: add -search-only"}
+		}
+		opts.MultiOrg = func(int) bool { return true }
+		opts.OrgsOnly = true
 	default:
-		return usageError{fmt.Sprintf("-multi-org %q: want auto, on or off", *multiOrg)}
+		return usageError{fmt.Sprintf("-multi-org %q: want auto, on, off or only", *multiOrg)}
 	}
 	if opts.PostgresDSN != "" {
 		if err := bench.CheckLoopback(opts.PostgresDSN); err != nil {

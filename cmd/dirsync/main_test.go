@@ -107,7 +107,8 @@ func TestCLI(t *testing.T) {
 	t.Run("UsageErrorsExitWith2AndHelpWith0", func(t *testing.T) {
 		t.Parallel()
 		c := newCLI(t, 1)
-		for _, args := range [][]string{{}, {"frobnicate"}, {"sync"}, {"search", "acme", "colour:red"}, {"mapping"}, {"mapping", "explain", "acme"}} {
+		for _, args := range [][]string{{}, {"frobnicate"}, {"sync"}, {"search", "acme", "colour:red"}, {"mapping"}, {"mapping", "explain", "acme"},
+			{"bench", "-multi-org", "only"}, {"bench", "-multi-org", "sometimes"}} {
 			if code, _, _ := c.run(args...); code != exitUsage {
 				t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 			}

@@ -70,6 +70,9 @@ type Options struct {
 	Dir string
 	// SearchOnly skips the raw load and the syncs (see Spec.SearchOnly).
 	SearchOnly bool
+	// OrgsOnly, with SearchOnly, measures the many orgs alone (see
+	// Spec.OrgsOnly).
+	OrgsOnly bool
 	// SkipRemap leaves the remap out (see Spec.SkipRemap).
 	SkipRemap bool
 	// Child runs each measurement; default in this process (RunChild).
@@ -119,7 +122,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	for _, size := range opts.Sizes {
 		for _, st := range opts.Stores {
 			spec := Spec{Store: st, People: size, Queries: opts.Queries, Runs: opts.Runs, Dir: dir, SearchOnly: opts.SearchOnly,
-				SkipRemap: opts.SkipRemap}
+				SkipRemap: opts.SkipRemap, OrgsOnly: opts.OrgsOnly}
 			if st == Postgres {
 				spec.PostgresDSN = opts.PostgresDSN
 			}

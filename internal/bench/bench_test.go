@@ -154,6 +154,31 @@ func TestRunChildMeasuresSearchOverManyOrgs(t *testing.T) {
 	}
 }
 
+func TestOrgsOnlyMeasuresTheManyOrgsAlone(t *testing.T) {
+	t.Parallel()
+	spec := Spec{Store: SQLite, People: 300, Queries: 10, Runs: 1, Orgs: 2, OrgPeople: 300, Dir: t.TempDir(), SearchOnly: true, OrgsOnly: true}
+	res, err := RunChild(context.Background(), spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Search) != 0 || len(res.MultiOrg) != len(Kinds) || res.Orgs != 2 {
+		t.Fatalf("orgs-only result: %d single-org latencies, %d many-orgs latencies over %d orgs; want 0, %d, 2",
+			len(res.Search), len(res.MultiOrg), res.Orgs, len(Kinds))
+	}
+	var b strings.Builder
+	if err := (Report{Results: []Result{res}}).Markdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	if strings.Contains(md, "1 × 300") || !strings.Contains(md, "| sqlite | 2 × 300 |") || !strings.Contains(md, "(10 queries of each kind per run)") {
+		t.Errorf("markdown of an orgs-only run:\n%s", md)
+	}
+	spec.Store = Memory
+	if _, err := RunChild(context.Background(), spec, nil); err == nil {
+		t.Error("an orgs-only run of memstore, which has no many orgs, did not fail")
+	}
+}
+
 func TestSearchOnlyLoadsThroughApplyAndReportsNoSyncs(t *testing.T) {
 	t.Parallel()
 	for _, st := range testStores() {

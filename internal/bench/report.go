@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/directorysync/directorysync/store"
@@ -81,8 +82,11 @@ func remapCell(x Result, cold float64) string {
 func (r Report) searchTable(b *strings.Builder) {
 
 	fmt.Fprintf(b, "Search: p50 / p99 in milliseconds, each the median of the runs' figures")
-	if len(r.Results) > 0 && len(r.Results[0].Search) > 0 {
-		fmt.Fprintf(b, " (%d queries of each kind per run)", r.Results[0].Search[0].Queries)
+	for _, x := range r.Results {
+		if lat := slices.Concat(x.Search, x.MultiOrg); len(lat) > 0 {
+			fmt.Fprintf(b, " (%d queries of each kind per run)", lat[0].Queries)
+			break
+		}
 	}
 	b.WriteString(".\n\n| store | orgs × people |")
 	for _, k := range Kinds {
@@ -111,7 +115,9 @@ func (r Report) searchTable(b *strings.Builder) {
 		if x.SearchOnly {
 			scope += " (loaded by Apply)"
 		}
-		row(x.Store, scope, x.Search)
+		if len(x.Search) > 0 {
+			row(x.Store, scope, x.Search)
+		}
 		if len(x.MultiOrg) > 0 {
 			row(x.Store, fmt.Sprintf("%d × %s", x.Orgs, FormatSize(x.OrgPeople)), x.MultiOrg)
 		}
