@@ -107,13 +107,7 @@ func firstOfValue(tags []tagRow, i int) bool {
 // flushCounts writes the summed facet count deltas, in key order so that
 // the statement sequence is deterministic.
 func (t *txn) flushCounts(org string) error {
-	keys := make([]countKey, 0, len(t.counts))
-	for k, d := range t.counts {
-		if d != 0 {
-			keys = append(keys, k)
-		}
-	}
-	slices.SortFunc(keys, func(a, b countKey) int {
+	keys := changed(t.counts, func(a, b countKey) int {
 		return cmp.Or(cmp.Compare(a.facet, b.facet), cmp.Compare(a.folded, b.folded), cmp.Compare(a.value, b.value),
 			boolCmp(a.active, b.active))
 	})
@@ -131,13 +125,7 @@ func (t *txn) flushCounts(org string) error {
 		}
 	}
 	clear(t.counts)
-	pairs := make([]pairKey, 0, len(t.pairs))
-	for k, d := range t.pairs {
-		if d != 0 {
-			pairs = append(pairs, k)
-		}
-	}
-	slices.SortFunc(pairs, func(a, b pairKey) int {
+	pairs := changed(t.pairs, func(a, b pairKey) int {
 		return cmp.Or(cmp.Compare(a.by, b.by), cmp.Compare(a.byValue, b.byValue), cmp.Compare(a.facet, b.facet),
 			cmp.Compare(a.folded, b.folded), boolCmp(a.active, b.active))
 	})
@@ -156,6 +144,19 @@ func (t *txn) flushCounts(org string) error {
 	}
 	clear(t.pairs)
 	return nil
+}
+
+// changed returns the keys of deltas whose delta is not 0, sorted by
+// compare.
+func changed[K comparable](deltas map[K]int, compare func(a, b K) int) []K {
+	keys := make([]K, 0, len(deltas))
+	for k, d := range deltas {
+		if d != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, compare)
+	return keys
 }
 
 func boolCmp(a, b bool) int {
