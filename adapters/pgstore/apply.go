@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/directorysync/directorysync/internal/tagjson"
 	"github.com/directorysync/directorysync/internal/wordrows"
 	"github.com/directorysync/directorysync/mapping"
 	"github.com/directorysync/directorysync/search"
@@ -507,8 +508,8 @@ func decodeTags(s *string) ([]mapping.Tag, error) {
 	if s == nil {
 		return nil, nil
 	}
-	var tags []mapping.Tag
-	if err := json.Unmarshal([]byte(*s), &tags); err != nil {
+	tags, err := tagjson.Decode(*s)
+	if err != nil {
 		return nil, fmt.Errorf("pgstore: stored tags: %w", err)
 	}
 	return tags, nil

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/directorysync/directorysync/mapping"
+	"github.com/directorysync/directorysync/internal/tagjson"
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
 )
@@ -58,7 +58,7 @@ func (sc *userScanner) scan(rows scanner, u *store.User) (int64, error) {
 	*u = sc.u
 	if sc.tags != "" && sc.tags != "[]" {
 		var err error
-		if u.Tags, err = parseTags(sc.tags); err != nil {
+		if u.Tags, err = tagjson.Decode(sc.tags); err != nil {
 			return 0, fmt.Errorf("stored tags of user %q: %w", u.ID, err)
 		}
 	}
@@ -77,69 +77,6 @@ func scanUser(sc scanner) (int64, store.User, error) {
 	var u store.User
 	uid, err := newUserScanner().scan(sc, &u)
 	return uid, u, err
-}
-
-// parseTags decodes a tags column, the JSON of []mapping.Tag. Without a
-// backslash the JSON holds no escapes, and the column as encoding/json
-// writes it is [{"field":F,"value":V},…]: that form is read by scanning the
-// quoted strings (a page of 50 people spent a tenth of a search in
-// json.Unmarshal); anything else goes through encoding/json.
-func parseTags(s string) ([]mapping.Tag, error) {
-	if !strings.Contains(s, `\`) {
-		var out []mapping.Tag
-		rest := s
-		var strs [4]string
-		n := 0
-		ok := true
-		for ok {
-			i := strings.IndexByte(rest, '"')
-			if i < 0 {
-				break
-			}
-			j := strings.IndexByte(rest[i+1:], '"')
-			if j < 0 {
-				ok = false
-				break
-			}
-			strs[n] = rest[i+1 : i+1+j]
-			rest = rest[i+j+2:]
-			if n++; n == 4 {
-				if strs[0] != "field" || strs[2] != "value" {
-					ok = false
-					break
-				}
-				out = append(out, mapping.Tag{Field: strs[1], Value: strs[3]})
-				n = 0
-			}
-		}
-		if ok && n == 0 && len(out) > 0 && s == tagsJSONOf(out) {
-			return out, nil
-		}
-	}
-	var out []mapping.Tag
-	if err := json.Unmarshal([]byte(s), &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// tagsJSONOf is the tags column encoding/json writes for tags whose fields
-// and values need no escapes.
-func tagsJSONOf(tags []mapping.Tag) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, t := range tags {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`{"field":"`)
-		b.WriteString(t.Field)
-		b.WriteString(`","value":"`)
-		b.WriteString(t.Value)
-		b.WriteString(`"}`)
-	}
-	b.WriteByte(']')
-	return b.String()
 }
 
 // readErr wraps a read failure with the method's name.
