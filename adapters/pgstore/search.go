@@ -820,32 +820,37 @@ func fieldFiltered(q search.Query) bool {
 // A read that sorted only d.take pairs and came back short is read again
 // with eight times as many, and finally (or at once, if it came back
 // empty) with all of them.
-func (s *Store) searchPage(ctx context.Context, orgID string, q search.Query, d *driver, pos search.Position, hasCursor bool) ([]store.User, error) {
+func (s *Store) searchPage(ctx context.Context, orgID string, q search.Query, d *driver, pos search.Position, hasCursor bool) ([]store.User, []string, error) {
 	for {
 		sql, args := s.searchSQL(orgID, q, d, pos, hasCursor)
-		if !orderedRead(q, d) {
-			return s.queryUsers(ctx, q.Limit+1, sql, args...)
-		}
+		ordered := orderedRead(q, d)
 		rows, err := s.pool.Query(ctx, sql, args...)
 		if err != nil {
-			return nil, interpretError(err)
+			return nil, nil, interpretError(err)
 		}
 		users := make([]store.User, 0, q.Limit+1)
+		keys := make([]string, 0, q.Limit+1)
+		var key string
 		var pairs int64
-		sc := newUserScanner(&pairs)
+		extra := []any{&key}
+		if ordered {
+			extra = append(extra, &pairs)
+		}
+		sc := newUserScanner(extra...)
 		for rows.Next() {
 			users = append(users, store.User{})
 			if err := sc.scan(rows, &users[len(users)-1]); err != nil {
 				rows.Close()
-				return nil, interpretError(err)
+				return nil, nil, interpretError(err)
 			}
+			keys = append(keys, key)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, interpretError(err)
+			return nil, nil, interpretError(err)
 		}
-		if d.take <= 0 || len(users) > q.Limit || (len(users) > 0 && pairs < int64(d.take)) {
-			return users, nil
+		if !ordered || d.take <= 0 || len(users) > q.Limit || (len(users) > 0 && pairs < int64(d.take)) {
+			return users, keys, nil
 		}
 		// A short page: the pairs may have run out before the matches.
 		// An empty one carries no count: read every pair.
@@ -862,17 +867,19 @@ func (s *Store) searchPage(ctx context.Context, orgID string, q search.Query, d 
 // from the sort key's range (leadPage) and the two are merged.
 func (s *Store) readPage(ctx context.Context, orgID string, q search.Query, d *driver, pos search.Position, hasCursor bool) ([]store.User, error) {
 	if !orderedRead(q, d) || !d.drivesSplit() {
-		return s.searchPage(ctx, orgID, q, d, pos, hasCursor)
+		users, _, err := s.searchPage(ctx, orgID, q, d, pos, hasCursor)
+		return users, err
 	}
 	// The two reads run at once, on two of the pool's connections.
 	var lead []store.User
+	var leadKeys []string
 	var leadErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		lead, leadErr = s.leadPage(ctx, orgID, q, search.Terms(q.Text)[d.split], pos, hasCursor)
+		lead, leadKeys, leadErr = s.leadPage(ctx, orgID, q, search.Terms(q.Text)[d.split], pos, hasCursor)
 	}()
-	users, err := s.searchPage(ctx, orgID, q, d, pos, hasCursor)
+	users, keys, err := s.searchPage(ctx, orgID, q, d, pos, hasCursor)
 	<-done
 	if err != nil {
 		return nil, err
@@ -883,24 +890,35 @@ func (s *Store) readPage(ctx context.Context, orgID string, q search.Query, d *d
 	if len(lead) == 0 {
 		return users, nil
 	}
-	type keyed struct {
-		key string
-		u   store.User
-	}
-	seen := make(map[string]bool, len(users)+len(lead))
-	all := make([]keyed, 0, len(users)+len(lead))
-	for _, u := range slices.Concat(users, lead) {
-		if !seen[u.ID] {
-			seen[u.ID] = true
-			all = append(all, keyed{search.SortKey(q.Sort, u.FirstName, u.LastName, u.Email), u})
+	// Both pages are in (last-name sort key, ID) order, with the keys the
+	// database holds: merge them. No user is in both (a word the term reads
+	// does not share the term with the sort key, migration 004); one that
+	// were would meet itself, same key and ID, and be kept once.
+	out := make([]store.User, 0, q.Limit+1)
+	i, j := 0, 0
+	for len(out) < q.Limit+1 && (i < len(users) || j < len(lead)) {
+		var c int
+		switch {
+		case i == len(users):
+			c = 1
+		case j == len(lead):
+			c = -1
+		default:
+			c = cmp.Or(strings.Compare(keys[i], leadKeys[j]), strings.Compare(users[i].ID, lead[j].ID))
+		}
+		switch {
+		case c < 0:
+			out = append(out, users[i])
+			i++
+		case c > 0:
+			out = append(out, lead[j])
+			j++
+		default:
+			out = append(out, users[i])
+			i, j = i+1, j+1
 		}
 	}
-	slices.SortFunc(all, func(a, b keyed) int { return cmp.Or(strings.Compare(a.key, b.key), strings.Compare(a.u.ID, b.u.ID)) })
-	users = users[:0]
-	for _, k := range all[:min(len(all), q.Limit+1)] {
-		users = append(users, k.u)
-	}
-	return users, nil
+	return out, nil
 }
 
 // leadPage reads (up to q.Limit+1, after pos if hasCursor) the users q
@@ -909,7 +927,7 @@ func (s *Store) readPage(ctx context.Context, orgID string, q search.Query, d *d
 // range of the sort index, checking the filters on each row, or, with a
 // tag filter, the tag's side-table pairs in that range, which are in sort
 // order too, whatever the tag's size.
-func (s *Store) leadPage(ctx context.Context, orgID string, q search.Query, term string, pos search.Position, hasCursor bool) ([]store.User, error) {
+func (s *Store) leadPage(ctx context.Context, orgID string, q search.Query, term string, pos search.Position, hasCursor bool) ([]store.User, []string, error) {
 	d := &driver{term: -1, split: -1, tags: len(search.FoldedValues(q.Tags)) > 0}
 	d.below, d.hasBelow = successor(term)
 	if from := (search.Position{Key: term}); !hasCursor || pos.Key < from.Key {
