@@ -178,10 +178,10 @@ func (w *whereBuilder) wordRange(p string) string {
 // is then p's (the database computes both with left(), counting characters
 // as its index does). The index holds only such rows (migration 007): the
 // condition is written as its WHERE clause is, for PostgreSQL to prove the
-// index applies (TestStreamReadsFirstTwoIndex checks the plan). Where that byte length is not len(p) (in a database
-// whose encoding has characters of other byte lengths than UTF-8's, p not
-// ASCII), the rows are checked by lcp and word range instead, and
-// PostgreSQL sorts them. It folds the test of p into a constant when it
+// index applies (TestStreamReadsFirstTwoIndex checks the plan). Where that
+// byte length is not len(p) (in a database whose encoding has characters
+// of other byte lengths than UTF-8's, p not ASCII), the rows are checked
+// by lcp and word range instead, and PostgreSQL sorts them. It folds the test of p into a constant when it
 // plans the query, leaving one of the two conditions.
 func (w *whereBuilder) streamRange(p string) string {
 	pa, n := w.arg(p), w.arg(len(p))
