@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
 )
 
@@ -404,6 +405,15 @@ func orgContents(t testing.TB, st store.Store, org string) map[string]any {
 	out["sourceState"] = !ss.NextDueAt.IsZero()
 	us, _ := st.LoadUsers(ctx, store.LoadUsersRequest{OrgID: org, SourceID: srcA, ExternalIDs: []string{"ext-u1", "ext-u2"}})
 	out["loaded"] = len(us)
+	// Facets read the counts a store keeps beside its rows (whole-org, and
+	// by a department filter alone), which a purge must remove too.
+	for key, q := range map[string]search.Query{"orgFacets": {}, "facets": {Departments: []string{"Engineering"}}} {
+		if f, err := st.Facets(ctx, org, q); err != nil {
+			out[key] = err.Error()
+		} else {
+			out[key] = len(f.Department) + len(f.Division) + len(f.Office) + len(f.Tag) + len(f.TagFields)
+		}
+	}
 	return out
 }
 
@@ -415,7 +425,7 @@ func purgeOrg(t testing.TB, st store.Store) {
 		t.Fatalf("PurgeOrg: %v", err)
 	}
 	empty := map[string]any{"snapshot": 0, "user": false, "groups": 0, "changes": 0, "lastSeq": int64(0), "run": false, "runs": 0, "parked": 0,
-		"event": false, "eventDeactivations": 0, "tombstone": false, "sourceState": false, "loaded": 0}
+		"event": false, "eventDeactivations": 0, "tombstone": false, "sourceState": false, "loaded": 0, "orgFacets": 0, "facets": 0}
 	if diff := cmp.Diff(empty, orgContents(t, st, orgA)); diff != "" {
 		t.Errorf("purged org still holds data (-want +got):\n%s", diff)
 	}
