@@ -69,8 +69,6 @@ func (sc *userScanner) scan(rows pgx.Rows, u *store.User) error {
 	}
 	if len(sc.source) > 0 {
 		u.Source = sc.source
-	} else {
-		u.Source = nil
 	}
 	u.ProviderUpdatedAt = fromNanos(sc.pua)
 	u.CreatedAt = fromNanos(&sc.created)
