@@ -91,6 +91,10 @@ type Config struct {
 	// 500 and 1.2x in batches of 5000 (PostgreSQL: 1.21x and 1.05x). Look-ups
 	// are chunked to the store's limit of 1000 whatever the batch size.
 	BatchSize int
+	// Writers is the number of batches whose Apply may run at once, 1 to
+	// MaxWriters. Defaults to 2: PostgreSQL writes each Apply on one
+	// backend, so a second one in flight puts another core to work.
+	Writers int
 	// LeaseTTL is the org lease's time to live; the lease is renewed every
 	// third of it while a run lasts. Defaults to 1 minute.
 	LeaseTTL time.Duration
@@ -131,6 +135,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TombstoneTTL == 0 {
 		c.TombstoneTTL = 7 * 24 * time.Hour
+	}
+	if c.Writers == 0 {
+		c.Writers = DefaultWriters
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = DefaultBatchSize
@@ -180,6 +187,9 @@ func (c *Config) validate() error {
 	if c.TombstoneTTL < MinTombstoneTTL {
 		return fmt.Errorf("TombstoneTTL %v must be at least %v (longer than the webhook retry window)", c.TombstoneTTL, MinTombstoneTTL)
 	}
+	if c.Writers < 1 || c.Writers > MaxWriters {
+		return fmt.Errorf("Writers %d must be 1 to %d", c.Writers, MaxWriters)
+	}
 	if c.BatchSize < 1 || c.BatchSize > MaxBatchSize {
 		return fmt.Errorf("BatchSize %d must be 1 to %d", c.BatchSize, MaxBatchSize)
 	}
@@ -214,10 +224,12 @@ type Syncer struct {
 
 type mapperBox struct{ m mapping.Mapper }
 
-// The bounds of Config.BatchSize.
+// The bounds of Config.BatchSize and Config.Writers.
 const (
 	DefaultBatchSize = 5000
 	MaxBatchSize     = 10_000
+	DefaultWriters   = 2
+	MaxWriters       = 8
 )
 
 // loadChunk is the most IDs one store.LoadUsers list may hold.

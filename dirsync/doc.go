@@ -20,7 +20,13 @@
 //     unchanged: it is hashed, not mapped, and no row is loaded. The others
 //     are mapped and queued; every BatchSize of them are loaded (LoadUsers,
 //     1000 IDs a call), diffed with store.Diff, and written in one Apply,
-//     which runs while the next batch is mapped (one write in flight).
+//     which runs while the next batches are mapped and read (up to
+//     Config.Writers writes in flight, two by default, so that a store
+//     that writes on several connections uses more than one core). A batch
+//     that shares an identity (external ID, idp ID, email, or a candidate
+//     user) with a write still in flight waits for it and reads those
+//     records again, so every batch is diffed as if the writes before it
+//     were synchronous.
 //  3. A changed source record with an unchanged profile rewrites the row
 //     without a journal entry; a changed profile is one updated entry with
 //     only the changed fields. Every write is a compare-and-set on the row

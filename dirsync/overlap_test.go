@@ -2,6 +2,7 @@ package dirsync_test
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -36,20 +37,21 @@ func TestAPersonCreatedInactiveEarlierInTheRunIsNotRelinked(t *testing.T) {
 	}
 }
 
-// laggingStore holds the n-th Apply of users back until the (n+1)-th
-// LoadUsers has returned (or a moment has passed: the last batch has no
+// laggingStore holds the n-th Apply of users back until the (n+depth)-th
+// LoadUsers has returned (or a moment has passed: the last batches have no
 // next read), so the run reads each batch's rows before the previous
-// batch's write: the reads are stale, deterministically.
+// depth batches' writes: the reads are stale, deterministically.
 type laggingStore struct {
 	store.Store
+	depth   int
 	mu      sync.Mutex
 	loads   int
 	more    chan struct{} // closed when loads grows
 	applies int
 }
 
-func newLaggingStore(st store.Store) *laggingStore {
-	return &laggingStore{Store: st, more: make(chan struct{})}
+func newLaggingStore(st store.Store, depth int) *laggingStore {
+	return &laggingStore{Store: st, depth: depth, more: make(chan struct{})}
 }
 
 func (l *laggingStore) LoadUsers(ctx context.Context, req store.LoadUsersRequest) ([]store.User, error) {
@@ -65,7 +67,7 @@ func (l *laggingStore) LoadUsers(ctx context.Context, req store.LoadUsersRequest
 func (l *laggingStore) Apply(ctx context.Context, req store.ApplyRequest) (store.ApplyResult, error) {
 	l.mu.Lock()
 	l.applies++
-	want := l.applies + 1
+	want := l.applies + l.depth
 	l.mu.Unlock()
 	timeout := time.After(200 * time.Millisecond)
 	for len(req.Users) > 0 {
@@ -105,12 +107,22 @@ func outcome(t *testing.T, e *env, run store.SyncRun) (map[string]string, store.
 
 // TestReadsOverlappingTheWriteGiveTheSameResult runs listings whose
 // batches depend on the ones before them (a relink in one batch, the
-// relinked user's old external ID in the next; an inactive person, then
-// the same email) once with writes held back until the next batch has been
-// read, once plainly: the stored users and the counts are the same, and
-// no write conflicted (a conflict would show as an extra Apply).
+// relinked user's old external ID two batches later; an inactive person,
+// then the same email in the next) once with writes held back until the
+// next batches have been read (one with one writer, two with two), once
+// plainly: the stored users and the counts are the same, and no write
+// conflicted (a conflict would show as an extra Apply).
 func TestReadsOverlappingTheWriteGiveTheSameResult(t *testing.T) {
 	t.Parallel()
+	for _, writers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("writers=%d", writers), func(t *testing.T) {
+			t.Parallel()
+			testReadsOverlappingTheWrite(t, writers)
+		})
+	}
+}
+
+func testReadsOverlappingTheWrite(t *testing.T, writers int) {
 	listing := func() []mapping.Record {
 		r1 := dirsynctest.Person("new1", "Old", "Timer")
 		r1.IdpID = "idp-old"
@@ -121,14 +133,16 @@ func TestReadsOverlappingTheWriteGiveTheSameResult(t *testing.T) {
 		b := dirsynctest.Person("b", "Ann", "Lee")
 		b.Email = a.Email
 		c := dirsynctest.Person("c", "Cy", "Moss")
-		return []mapping.Record{r1, old, a, b, c}
+		d := dirsynctest.Person("d", "Di", "Fern")
+		return []mapping.Record{r1, d, old, a, b, c}
 	}
 	run := func(lag bool) (map[string]string, store.Counts, int) {
 		var ls *laggingStore
 		e := setup(t, 20, func(e *env) {
 			e.cfg.BatchSize = 1
+			e.cfg.Writers = writers
 			if lag {
-				ls = newLaggingStore(e.mem)
+				ls = newLaggingStore(e.mem, writers)
 				e.st = ls
 			}
 		})
@@ -172,12 +186,72 @@ func TestReadsOverlappingTheWriteGiveTheSameResult(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	if d := cmp.Diff([]string{"a", "b", "c", "new1", "old"}, keys); d != "" {
+	if d := cmp.Diff([]string{"a", "b", "c", "d", "new1", "old"}, keys); d != "" {
 		t.Errorf("external IDs stored (-want +got):\n%s", d)
 	}
-	// One Apply per record written, and none for a retried conflict: five
+	// One Apply per record written, and none for a retried conflict: six
 	// records, "old" relinked to new1 first and created anew.
-	if applies != 5 {
-		t.Errorf("%d applies, want 5 (one per record, no conflict retry)", applies)
+	if applies != 6 {
+		t.Errorf("%d applies, want 6 (one per record, no conflict retry)", applies)
+	}
+}
+
+// concurrencyStore records how many Applies of users ran at once: each
+// waits (up to a moment) for another to arrive.
+type concurrencyStore struct {
+	store.Store
+	mu       sync.Mutex
+	in, most int
+	arrived  chan struct{}
+}
+
+func (c *concurrencyStore) Apply(ctx context.Context, req store.ApplyRequest) (store.ApplyResult, error) {
+	if len(req.Users) == 0 {
+		return c.Store.Apply(ctx, req)
+	}
+	c.mu.Lock()
+	c.in++
+	c.most = max(c.most, c.in)
+	arrived := c.arrived
+	if c.in >= 2 {
+		close(arrived)
+		c.arrived = make(chan struct{})
+	}
+	c.mu.Unlock()
+	select {
+	case <-arrived:
+	case <-time.After(50 * time.Millisecond):
+	}
+	defer func() {
+		c.mu.Lock()
+		c.in--
+		c.mu.Unlock()
+	}()
+	return c.Store.Apply(ctx, req)
+}
+
+// TestWritersBoundTheAppliesInFlight: batches that share no identity are
+// written by up to Config.Writers Applies at once, and never more.
+func TestWritersBoundTheAppliesInFlight(t *testing.T) {
+	t.Parallel()
+	for _, writers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("writers=%d", writers), func(t *testing.T) {
+			t.Parallel()
+			var cs *concurrencyStore
+			e := setup(t, 40, func(e *env) {
+				cs = &concurrencyStore{Store: e.mem, arrived: make(chan struct{})}
+				e.st = cs
+				e.cfg.Writers = writers
+			})
+			run := e.sync()
+			if run.Counts.Created != 40 {
+				t.Fatalf("counts = %+v, want 40 created", run.Counts)
+			}
+			cs.mu.Lock()
+			defer cs.mu.Unlock()
+			if cs.most != writers {
+				t.Errorf("at most %d Applies ran at once, want %d", cs.most, writers)
+			}
+		})
 	}
 }

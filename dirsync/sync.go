@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -152,8 +153,7 @@ type runState struct {
 	claimed  map[string]struct{}
 	pending  []pendingDeactivation
 	slow     []matchInput // changed records waiting for flush
-	inflight *write       // the batch being written, if any (see applyItems)
-	settled  writtenKeys  // the users the last settled batch wrote (see flush)
+	inflight []*write     // the batches being written, oldest first (see applyItems)
 	failedW  bool         // a write failed: write nothing more in this run
 	wrote    bool         // whether anything was journaled
 	lastSeq  int64
@@ -448,10 +448,6 @@ func (r *runState) flush() error {
 		}
 	}
 	cands, loadErr := loadCandidates(r.ctx, r.s.st, r.s.cfg.OrgID, r.s.source, slow, needIdentity(slow))
-	overlapped := r.inflight != nil
-	if err := r.settle(); err != nil {
-		return err
-	}
 	if loadErr != nil {
 		return loadErr
 	}
@@ -460,8 +456,33 @@ func (r *runState) flush() error {
 		fresh *candidates
 		redo  []bool
 	)
-	if overlapped {
-		again = r.settled.touched(slow, cands)
+	// The read overlapped the writes in flight (read is their list): the
+	// records they may have changed the answer for are read again once
+	// they are settled. With one writer, every write is settled first, so
+	// that its keys are what it wrote, conflict retries included; with
+	// more, the newer writes' keys are those they set out to write, and
+	// the batch waits for them only when it shares an identity with them.
+	// (A retry of theirs that writes another user than it set out to,
+	// after a conflict with an event, meets this batch's writes in the
+	// store's version checks.)
+	read := slices.Clone(r.inflight)
+	for len(r.inflight) >= r.s.cfg.Writers {
+		if err := r.settleOne(); err != nil {
+			return err
+		}
+	}
+	touched := func() (again []int) {
+		for _, w := range read {
+			again = append(again, w.keys.touched(slow, cands)...)
+		}
+		slices.Sort(again)
+		return slices.Compact(again)
+	}
+	if again = touched(); len(again) > 0 && len(r.inflight) > 0 {
+		if err := r.settle(); err != nil {
+			return err
+		}
+		again = touched()
 	}
 	if len(again) > 0 {
 		sub := make([]matchInput, len(again))
@@ -675,6 +696,7 @@ func (r *runState) emitPlan(d *decision) error {
 type write struct {
 	items []item
 	req   store.ApplyRequest
+	keys  writtenKeys // the identities the items write
 	done  chan struct{}
 	res   store.ApplyResult
 	err   error
@@ -683,8 +705,9 @@ type write struct {
 // applyItems starts writing items in one Apply, fenced by the lease, and
 // returns without waiting: the run maps the next batch while the store
 // writes this one (on two cores, the database's work and the engine's
-// overlap). At most one write is in flight; settle waits for it and handles
-// its outcome. A dry run only counts and plans.
+// overlap), and with a store that writes in parallel, the next batch's
+// Apply may start before this one's ends. At most r.s.cfg.Writers writes are in
+// flight; settleOne waits for the oldest and handles its outcome. A dry run only counts and plans.
 func (r *runState) applyItems(items []item) error {
 	if r.spec.dry {
 		for i := range items {
@@ -695,18 +718,23 @@ func (r *runState) applyItems(items []item) error {
 		}
 		return nil
 	}
-	if err := r.settle(); err != nil {
-		return err
+	for len(r.inflight) >= r.s.cfg.Writers || (r.failedW && len(r.inflight) > 0) {
+		if err := r.settleOne(); err != nil {
+			return err
+		}
 	}
 	if len(items) == 0 {
 		return nil
 	}
 	w := &write{items: items, req: r.request(items), done: make(chan struct{})}
+	for i := range items {
+		w.keys.add(&items[i].d.write.User, r.s.source)
+	}
 	go func() {
 		defer close(w.done)
 		w.res, w.err = r.s.st.Apply(r.ctx, w.req)
 	}()
-	r.inflight = w
+	r.inflight = append(r.inflight, w)
 	return nil
 }
 
@@ -720,17 +748,28 @@ func (r *runState) request(items []item) store.ApplyRequest {
 	return req
 }
 
-// settle waits for the write in flight, if any, and handles its outcome
-// (see finishWrite).
+// settle waits for every write in flight and handles their outcomes (see
+// settleOne); it returns the first error.
 func (r *runState) settle() error {
-	w := r.inflight
-	if w == nil {
+	var first error
+	for len(r.inflight) > 0 {
+		if err := r.settleOne(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// settleOne waits for the oldest write in flight, if any, and handles its
+// outcome (see finishWrite).
+func (r *runState) settleOne() error {
+	if len(r.inflight) == 0 {
 		return nil
 	}
-	r.inflight = nil
+	w := r.inflight[0]
+	r.inflight = r.inflight[1:]
 	<-w.done
-	r.settled.reset()
-	err := r.finishWrite(w.items, w.req, w.res, w.err)
+	err := r.finishWrite(w.items, w.req, w.res, w.err, &w.keys)
 	r.failedW = r.failedW || err != nil
 	return err
 }
@@ -739,15 +778,14 @@ func (r *runState) settle() error {
 // its compare-and-set is reloaded and re-diffed (at most maxConflictRetries
 // times) and the rest written again, synchronously; one older than the
 // stored row is skipped.
-func (r *runState) finishWrite(items []item, req store.ApplyRequest, res store.ApplyResult, err error) error {
+func (r *runState) finishWrite(items []item, req store.ApplyRequest, res store.ApplyResult, err error, keys *writtenKeys) error {
 	for {
 		if err == nil {
 			for i := range items {
 				r.count(&items[i].d)
-				r.settled.add(&items[i].d.write.User, r.s.source)
 			}
 			if len(req.Changes) > 0 {
-				r.wrote, r.lastSeq = true, res.LastSeq
+				r.wrote, r.lastSeq = true, max(r.lastSeq, res.LastSeq)
 				notify(r.s.cfg.OrgID) // wake in-process watchers now
 			}
 			return nil
@@ -781,6 +819,7 @@ func (r *runState) finishWrite(items []item, req store.ApplyRequest, res store.A
 			}
 			if it, ok := r.resolve(bad.in, cands, bad.tries+1); ok {
 				items = append(items, it)
+				keys.add(&it.d.write.User, r.s.source)
 			}
 		}
 		if len(items) == 0 {

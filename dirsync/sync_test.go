@@ -312,40 +312,53 @@ func TestTerminatedPersonWhoseRecordNoLongerMapsIsStillDeactivated(t *testing.T)
 
 func TestApplyFailingOnBatchNThenRerunConvergesWithoutDuplicateJournalEntries(t *testing.T) {
 	t.Parallel()
-	var fs *faultStore
-	e := setup(t, 60, func(e *env) {
-		fs = &faultStore{Store: e.mem}
-		e.st = fs
-	})
-	fs.fail = func(n int64, req store.ApplyRequest) error {
-		if n == 3 {
-			return errInjected
-		}
-		return nil
-	}
-	run, err := e.s.Sync(context.Background(), dirsync.SyncOptions{})
-	if !errors.Is(err, errInjected) || run.Status != store.RunFailed {
-		t.Fatalf("first run = %+v, err %v", run, err)
-	}
-	if _, n := e.activeCount(); n != 20 {
-		t.Fatalf("after failing on batch 3: %d users stored, want 20", n)
-	}
-	fs.fail = nil
-	run = e.sync()
-	if run.Counts.Created != 40 || run.Counts.Unchanged != 20 {
-		t.Errorf("re-run counts = %+v", run.Counts)
-	}
-	seen := map[string]int{}
-	for _, c := range e.changes() {
-		seen[string(c.Kind)+" "+c.SubjectID]++
-	}
-	for k, n := range seen {
-		if n != 1 {
-			t.Errorf("%s journaled %d times", k, n)
-		}
-	}
-	if len(seen) != 60 {
-		t.Errorf("%d journal entries, want 60", len(seen))
+	// One writer stops at the failed batch; with two, the batch after it
+	// may already be in flight when the failure is seen.
+	for writers, stored := range map[int][]int{1: {20}, 2: {20, 30}} {
+		t.Run(fmt.Sprintf("writers=%d", writers), func(t *testing.T) {
+			t.Parallel()
+			var fs *faultStore
+			e := setup(t, 60, func(e *env) {
+				fs = &faultStore{Store: e.mem}
+				e.st = fs
+				e.cfg.Writers = writers
+			})
+			fs.fail = func(n int64, req store.ApplyRequest) error {
+				// The third batch: two may run at once, so not the
+				// third call.
+				for _, w := range req.Users {
+					if w.User.ExternalID == "e025" {
+						return errInjected
+					}
+				}
+				return nil
+			}
+			run, err := e.s.Sync(context.Background(), dirsync.SyncOptions{})
+			if !errors.Is(err, errInjected) || run.Status != store.RunFailed {
+				t.Fatalf("first run = %+v, err %v", run, err)
+			}
+			_, n := e.activeCount()
+			if !slices.Contains(stored, n) {
+				t.Fatalf("after failing on batch 3: %d users stored, want one of %v", n, stored)
+			}
+			fs.fail = nil
+			run = e.sync()
+			if run.Counts.Created != 60-n || run.Counts.Unchanged != n {
+				t.Errorf("re-run counts = %+v", run.Counts)
+			}
+			seen := map[string]int{}
+			for _, c := range e.changes() {
+				seen[string(c.Kind)+" "+c.SubjectID]++
+			}
+			for k, n := range seen {
+				if n != 1 {
+					t.Errorf("%s journaled %d times", k, n)
+				}
+			}
+			if len(seen) != 60 {
+				t.Errorf("%d journal entries, want 60", len(seen))
+			}
+		})
 	}
 }
 
@@ -665,6 +678,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"ShortTombstone", dirsync.Config{OrgID: org, Provider: p, TombstoneTTL: time.Hour}, "TombstoneTTL"},
 		{"BadFraction", dirsync.Config{OrgID: org, Provider: p, Guard: dirsync.Guard{MaxDeactivateFraction: 2}}, "MaxDeactivateFraction"},
 		{"BadPolicy", dirsync.Config{OrgID: org, Provider: p, DeletePolicy: "shred"}, "DeletePolicy"},
+		{"BadBatchSize", dirsync.Config{OrgID: org, Provider: p, BatchSize: dirsync.MaxBatchSize + 1}, "BatchSize"},
+		{"NegativeWriters", dirsync.Config{OrgID: org, Provider: p, Writers: -1}, "Writers"},
+		{"TooManyWriters", dirsync.Config{OrgID: org, Provider: p, Writers: dirsync.MaxWriters + 1}, "Writers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := dirsync.New(memstoreNew(), tc.cfg)

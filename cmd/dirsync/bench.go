@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/directorysync/directorysync/dirsync"
 	"github.com/directorysync/directorysync/internal/bench"
 )
 
@@ -30,6 +31,7 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 	runs := fs.Int("runs", 3, "search runs; the median of their p50 and p99 is reported")
 	multiOrg := fs.String("multi-org", "auto", "also measure search over size/10k orgs of 10k people on the SQL stores: auto (below 1m people), on, off, or only (with -search-only: the many orgs alone)")
 	searchOnly := fs.Bool("search-only", false, "skip the raw load and the syncs: load each store through Apply and measure search only")
+	writers := fs.Int("writers", 0, "batches a sync writes at once (dirsync.Config.Writers; 0: its default, 2)")
 	remap := fs.Bool("remap", true, "measure the remap (-remap=false leaves it out: at 1m people on SQLite it takes longest)")
 	out := fs.String("out", "", "also write the tables to this file")
 	child := fs.Bool("child", false, "internal: run one measurement described on standard input")
@@ -44,9 +46,12 @@ func cmdBench(ctx context.Context, args []string, e env) error {
 		return bench.ServeChild(ctx, os.Stdin, e.stdout, e.stderr)
 	}
 
-	opts := bench.Options{Queries: *queries, Runs: *runs, SearchOnly: *searchOnly, SkipRemap: !*remap, Log: e.stderr}
+	opts := bench.Options{Queries: *queries, Runs: *runs, SearchOnly: *searchOnly, SkipRemap: !*remap, Writers: *writers, Log: e.stderr}
 	if *queries < 1 || *runs < 1 {
 		return usageError{fmt.Sprintf("-queries (%d) and -runs (%d) must be at least 1", *queries, *runs)}
+	}
+	if *writers < 0 || *writers > dirsync.MaxWriters {
+		return usageError{fmt.Sprintf("-writers %d must be 0 (the default) to %d", *writers, dirsync.MaxWriters)}
 	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := bench.ParseSize(s)

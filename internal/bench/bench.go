@@ -75,6 +75,8 @@ type Options struct {
 	OrgsOnly bool
 	// SkipRemap leaves the remap out (see Spec.SkipRemap).
 	SkipRemap bool
+	// Writers is the syncs' dirsync.Config.Writers; 0 for its default.
+	Writers int
 	// Child runs each measurement; default in this process (RunChild).
 	Child ChildFunc
 	// Log receives progress lines; may be nil.
@@ -122,7 +124,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	for _, size := range opts.Sizes {
 		for _, st := range opts.Stores {
 			spec := Spec{Store: st, People: size, Queries: opts.Queries, Runs: opts.Runs, Dir: dir, SearchOnly: opts.SearchOnly,
-				SkipRemap: opts.SkipRemap, OrgsOnly: opts.OrgsOnly}
+				SkipRemap: opts.SkipRemap, OrgsOnly: opts.OrgsOnly, Writers: opts.Writers}
 			if st == Postgres {
 				spec.PostgresDSN = opts.PostgresDSN
 			}

@@ -52,6 +52,8 @@ type Spec struct {
 	// SkipRemap leaves the remap out (at a million people on SQLite it
 	// takes longer than everything else together).
 	SkipRemap bool `json:"skip_remap,omitempty"`
+	// Writers is the syncs' dirsync.Config.Writers (0: its default).
+	Writers int `json:"writers,omitempty"`
 	// Phase, when set, runs one half of the measurement: PhasePrepare
 	// generates the listings into Dir and measures the raw limit;
 	// PhaseSync runs the syncs and searches over those listings (and
@@ -188,7 +190,7 @@ func RunChild(ctx context.Context, spec Spec, logw io.Writer) (res Result, err e
 		}
 	}()
 	p := &fileProvider{source: benchSource, path: listing}
-	syncer, err := dirsync.New(st, dirsync.Config{OrgID: benchOrg, Provider: p, Mapper: m})
+	syncer, err := dirsync.New(st, dirsync.Config{OrgID: benchOrg, Provider: p, Mapper: m, Writers: spec.Writers})
 	if err != nil {
 		return res, err
 	}
