@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/directorysync/directorysync/internal/wordrows"
 	"github.com/directorysync/directorysync/mapping"
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
@@ -269,8 +270,8 @@ const (
 		ON CONFLICT (org, by_facet, by_value, facet, folded, active) DO UPDATE SET n = n + excluded.n`
 	qPairPrune = `DELETE FROM dirsync_facet_pairs WHERE org = ? AND by_facet = ? AND by_value = ? AND facet = ? AND folded = ?
 		AND active = ? AND n <= 0`
-	qWordInsert = `INSERT INTO dirsync_user_words (org, word, uid) VALUES (?, ?, ?)`
-	qWordDelete = `DELETE FROM dirsync_user_words WHERE org = ? AND word = ? AND uid = ?`
+	qWordInsert = `INSERT INTO dirsync_user_words (org, lcp, word, uid) VALUES (?, ?, ?, ?)`
+	qWordDelete = `DELETE FROM dirsync_user_words WHERE org = ? AND lcp = ? AND word = ? AND uid = ?`
 	qTagInsert  = `INSERT INTO dirsync_user_tags (org, folded, value, field, uid) VALUES (?, ?, ?, ?, ?)`
 	qTagDelete  = `DELETE FROM dirsync_user_tags WHERE org = ? AND folded = ? AND value = ? AND field = ? AND uid = ?`
 
@@ -510,8 +511,25 @@ type derived struct {
 	fDept, fDiv, fOffice     fieldValue
 	fTags                    string
 	skLast, skFirst, skEmail string
-	words                    []string
+	words                    []wordRow
 	tagRows                  []tagRow
+}
+
+// wordRow is a dirsync_user_words row of a person (migration 008).
+type wordRow struct {
+	word string
+	lcp  int16
+}
+
+// wordRowsOf returns the word rows of a person whose last-name sort key
+// is kLast and whose words (search.Words) are words (wordrows.Rows).
+func wordRowsOf(kLast string, words []string) []wordRow {
+	ws, lcps := wordrows.Rows(kLast, words)
+	out := make([]wordRow, len(ws))
+	for i, w := range ws {
+		out[i] = wordRow{w, lcps[i]}
+	}
+	return out
 }
 
 type tagRow struct{ folded, value, field string }
@@ -525,9 +543,9 @@ func derive(u *store.User) (derived, error) {
 		skLast:  search.SortKey(search.SortLastName, u.FirstName, u.LastName, u.Email),
 		skFirst: search.SortKey(search.SortFirstName, u.FirstName, u.LastName, u.Email),
 		skEmail: search.SortKey(search.SortEmail, u.FirstName, u.LastName, u.Email),
-		words:   search.Words(u.FirstName, u.LastName, u.Email),
 		tagRows: tagRows(u.Tags),
 	}
+	d.words = wordRowsOf(d.skLast, search.Words(u.FirstName, u.LastName, u.Email))
 	d.fTags = foldedTagsJSON(d.tagRows)
 	d.tags = "[]"
 	if len(u.Tags) > 0 {
@@ -641,9 +659,9 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 	oldTags := tagRows(old.tags)
 	t.countUser(-1, old.active, fold(old.department), fold(old.division), fold(old.office), oldTags)
 	t.countUser(+1, u.Active, d.fDept, d.fDiv, d.fOffice, d.tagRows)
-	oldWords := search.Words(old.firstName, old.lastName, old.email)
-	for _, word := range minus(oldWords, d.words) {
-		if _, err := t.exec(qWordDelete, org, word, old.uid); err != nil {
+	oldWords := old.words()
+	for _, w := range minus(oldWords, d.words) {
+		if _, err := t.exec(qWordDelete, org, w.lcp, w.word, old.uid); err != nil {
 			return stepErr("delete search word", err)
 		}
 	}
@@ -666,19 +684,19 @@ func writeUser(t *txn, org string, w *store.UserWrite, now time.Time) error {
 // wordChunk bounds the rows of one multi-row insert of search words.
 const wordChunk = 16
 
-// insertWords inserts a user's search words, several rows per statement
-// (a person has about eight words; one statement each would double the
-// cost of writing them).
-func insertWords(t *txn, org string, words []string, uid int64) error {
+// insertWords inserts a user's word rows, several per statement (a
+// person has about five; one statement each would double the cost of
+// writing them).
+func insertWords(t *txn, org string, words []wordRow, uid int64) error {
 	for len(words) > 0 {
 		k := min(len(words), wordChunk)
 		q := qWordInsert
 		if k > 1 {
-			q += strings.Repeat(", (?, ?, ?)", k-1)
+			q += strings.Repeat(", (?, ?, ?, ?)", k-1)
 		}
-		args := make([]any, 0, 3*k)
+		args := make([]any, 0, 4*k)
 		for _, w := range words[:k] {
-			args = append(args, org, w, uid)
+			args = append(args, org, w.lcp, w.word, uid)
 		}
 		if _, err := t.exec(q, args...); err != nil {
 			return stepErr("insert search words", err)
@@ -725,6 +743,12 @@ type oldUser struct {
 // sk_last, sk_first, sk_email.
 type indexedCols [10]string
 
+// words returns the row's dirsync_user_words rows (from its stored names and
+// sort key).
+func (o *oldUser) words() []wordRow {
+	return wordRowsOf(o.indexed[7], search.Words(o.firstName, o.lastName, o.email))
+}
+
 // indexedOf returns the indexedCols u's row will have.
 func indexedOf(u *store.User, d *derived) indexedCols {
 	return indexedCols{u.SourceID, u.IdpID, d.fEmail, d.fDept.folded, d.fDiv.folded, d.fOffice.folded,
@@ -759,8 +783,8 @@ func deleteUser(t *txn, org string, w *store.UserWrite) error {
 	if w.ExpectVersion != 0 && old.version != w.ExpectVersion {
 		return fmt.Errorf("%w: user %q is at version %d, not %d", store.ErrConflict, u.ID, old.version, w.ExpectVersion)
 	}
-	for _, word := range search.Words(old.firstName, old.lastName, old.email) {
-		if _, err := t.exec(qWordDelete, org, word, old.uid); err != nil {
+	for _, w := range old.words() {
+		if _, err := t.exec(qWordDelete, org, w.lcp, w.word, old.uid); err != nil {
 			return stepErr("delete search word", err)
 		}
 	}

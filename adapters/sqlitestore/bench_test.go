@@ -67,7 +67,7 @@ func applyAll(ctx context.Context, s *Store, reqs []store.ApplyRequest) error {
 // the clock starts.
 type rawRow struct {
 	user   []any
-	words  []string
+	words  []wordRow
 	tags   []tagRow
 	id     string
 	change string
@@ -106,7 +106,7 @@ func rawLoad(ctx context.Context, s *Store, org string, rows []rawRow, counts ma
 		}
 		uid, _ := res.LastInsertId()
 		for _, w := range r.words {
-			if _, err := insWord.ExecContext(ctx, org, w, uid); err != nil {
+			if _, err := insWord.ExecContext(ctx, org, w.lcp, w.word, uid); err != nil {
 				return err
 			}
 		}

@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/directorysync/directorysync/internal/wordrows"
+	"github.com/directorysync/directorysync/search"
 )
 
 //go:embed migrations/*.sql
@@ -105,6 +108,11 @@ func (s *Store) migrate(ctx context.Context, ms []migration) (err error) {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("sqlitestore: migrate: %03d_%s: %w", m.version, m.name, interpretError(err))
 		}
+		if step := goSteps[m.version]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				return fmt.Errorf("sqlitestore: migrate: %03d_%s: %w", m.version, m.name, interpretError(err))
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO dirsync_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 			m.version, m.name, s.now().UnixNano()); err != nil {
 			return fmt.Errorf("sqlitestore: migrate: record %03d_%s: %w", m.version, m.name, interpretError(err))
@@ -115,6 +123,44 @@ func (s *Store) migrate(ctx context.Context, ms []migration) (err error) {
 		return fmt.Errorf("sqlitestore: migrate: commit: %w", interpretError(err))
 	}
 	return nil
+}
+
+// goSteps are the parts of migrations written in Go, run after the
+// migration's SQL in the same transaction.
+var goSteps = map[int]func(context.Context, *sql.Tx) error{
+	8: fillWordRows,
+}
+
+// fillWordRows writes the dirsync_user_words rows of every person
+// (migration 008) from the stored names and sort key, as Apply writes
+// them.
+func fillWordRows(ctx context.Context, tx *sql.Tx) error {
+	ins, err := tx.PrepareContext(ctx, qWordInsert)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	// The word rows are written while the users are read: a connection
+	// may write one table while reading another.
+	rows, err := tx.QueryContext(ctx, `SELECT org, uid, first_name, last_name, email, sk_last FROM dirsync_users`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var org, first, last, email, kLast string
+		var uid int64
+		if err := rows.Scan(&org, &uid, &first, &last, &email, &kLast); err != nil {
+			return err
+		}
+		ws, lcps := wordrows.Rows(kLast, search.Words(first, last, email))
+		for i, w := range ws {
+			if _, err := ins.ExecContext(ctx, org, lcps[i], w, uid); err != nil {
+				return err
+			}
+		}
+	}
+	return rows.Err()
 }
 
 // currentVersion reads the schema version recorded in the database.

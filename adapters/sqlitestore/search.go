@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
+	"github.com/directorysync/directorysync/internal/wordrows"
 	"github.com/directorysync/directorysync/search"
 	"github.com/directorysync/directorysync/store"
 )
@@ -66,20 +69,76 @@ func prefixUpper(p string) (upper string, ok bool) {
 	return "", false
 }
 
+// prefixRange renders "col starts with p" as a range and returns its
+// arguments.
+func prefixRange(col, p string) (string, []any) {
+	if upper, ok := prefixUpper(p); ok {
+		return col + " >= ? AND " + col + " < ?", []any{p, upper}
+	}
+	return col + " >= ?", []any{p}
+}
+
+// wordRowsSub is the query of the people with a dirsync_user_words row
+// that p reads (migration 008): a word p starts with, of an lcp below
+// len(p), one index range per lcp value. With the people whose sort key
+// starts with p (see leadTerm), they are those with a word p prefixes.
+func wordRowsSub(org, p string) (string, []any) {
+	rng, args := prefixRange("uw.word", p)
+	lcps := make([]string, min(len(p), wordrows.Cap+1))
+	for i := range lcps {
+		lcps[i] = strconv.Itoa(i)
+	}
+	return "SELECT uw.uid FROM dirsync_user_words uw WHERE uw.org = ? AND uw.lcp IN (" + strings.Join(lcps, ", ") + ") AND " + rng,
+		append([]any{org}, args...)
+}
+
+// leadTerm reports whether the people whose last-name sort key (folded
+// last name, U+0001, folded first name) starts with term all have a word
+// it starts with, so that the sort key's range joins its word rows: the
+// people a term matches through a word without a row it reads (a lead
+// word, or one sharing more than the term with the key or a smaller word)
+// have a key that starts with it (migration 008). A term without the name
+// separators of search.Words (white space, hyphens, apostrophes, dots)
+// that prefixes the key lies within the first word of the last name, so
+// that word starts with it. A term with one is read from the word rows
+// alone: those it misses (whose key starts with it) have the term's parts
+// at the starts of their last name's and e-mail address's words, so that
+// its parts match them (search.MatchTerm's rule; each part is a term
+// without separators).
+func leadTerm(term string) bool {
+	return !strings.ContainsFunc(term, func(r rune) bool {
+		return unicode.IsSpace(r) || r == '-' || r == '\'' || r == '.' || r == '’'
+	})
+}
+
+// leadCond renders "alias's last-name sort key starts with p".
+func leadCond(alias, p string) (string, []any) {
+	return prefixRange(alias+".sk_last", p)
+}
+
 // wordSub is the query of the people who have a word with prefix p.
 func wordSub(org, p string) (string, []any) {
-	upper, ok := prefixUpper(p)
-	if !ok {
-		return "SELECT uw.uid FROM dirsync_user_words uw WHERE uw.org = ? AND uw.word >= ?", []any{org, p}
+	words, args := wordRowsSub(org, p)
+	if !leadTerm(p) {
+		return words, args
 	}
-	return "SELECT uw.uid FROM dirsync_user_words uw WHERE uw.org = ? AND uw.word >= ? AND uw.word < ?", []any{org, p, upper}
+	// One SELECT, so that it composes with INTERSECT (compound operators
+	// bind left to right).
+	lead, largs := leadCond("lu", p)
+	return "SELECT uid FROM (" + words + " UNION ALL SELECT lu.uid FROM dirsync_users lu WHERE lu.org = ? AND " + lead + ")",
+		append(append(args, org), largs...)
 }
 
 // wordCond is the condition "user u has a word with prefix p".
 func (w *where) wordCond(org, p string) string {
-	sub, args := wordSub(org, p)
+	words, args := wordRowsSub(org, p)
 	w.args = append(w.args, args...)
-	return "u.uid IN (" + sub + ")"
+	if !leadTerm(p) {
+		return "u.uid IN (" + words + ")"
+	}
+	lead, largs := leadCond("u", p)
+	w.args = append(w.args, largs...)
+	return "(u.uid IN (" + words + ") OR (" + lead + "))"
 }
 
 // filter builds the condition of q (normalised) over dirsync_users u,
@@ -245,6 +304,9 @@ type plan struct {
 	// rowTerms are the text terms checked in Go on each candidate's name
 	// and email (search.MatchTerm) instead of in SQL.
 	rowTerms []string
+	// split, when set, is the one text term, read by splitUIDs (the
+	// other conditions are checked on the rows, tags by tagProbe).
+	split string
 }
 
 // choosePlan picks the plan of q from the number of people its tag and
@@ -276,24 +338,51 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 		rarest, p.driveTags = tagCount, true
 	}
 	termCounts := make([]int, len(terms))
-	rareTerm, rareTermAt := "", 0 // the plain term with the fewest matches
+	wordRows := make([]int, len(terms)) // of termCounts, the word rows
+	rareTerm, rareTermAt := "", 0       // the plain term with the fewest matches
 	for i, term := range terms {
 		bound := rowFactor * page
-		q := `SELECT count(*) FROM (SELECT 1 FROM dirsync_user_words WHERE org = ? AND word >= ? LIMIT ?)`
-		args := []any{org, term, bound}
-		if upper, ok := prefixUpper(term); ok {
-			q = `SELECT count(*) FROM (SELECT 1 FROM dirsync_user_words WHERE org = ? AND word >= ? AND word < ? LIMIT ?)`
-			args = []any{org, term, upper, bound}
-		}
-		if err := s.queryRow(ctx, tx, q, args, &termCounts[i]); err != nil {
+		rows, args := wordRowsSub(org, term)
+		if err := s.queryRow(ctx, tx, "SELECT count(*) FROM ("+rows+" LIMIT ?)", append(args, bound), &wordRows[i]); err != nil {
 			return p, err
 		}
-		if plainTerm(term) && (rarest < 0 || termCounts[i] < rarest) {
+		termCounts[i] = wordRows[i]
+		if leadTerm(term) && termCounts[i] < bound {
+			// And the people whose sort key starts with it (no word rows).
+			var lead int
+			rng, args := leadCond("u", term)
+			err := s.queryRow(ctx, tx, "SELECT count(*) FROM (SELECT 1 FROM dirsync_users u INDEXED BY dirsync_users_sk_last WHERE u.org = ? AND "+
+				rng+" LIMIT ?)", append(append([]any{org}, args...), bound-termCounts[i]), &lead)
+			if err != nil {
+				return p, err
+			}
+			termCounts[i] += lead
+		}
+		// A term counted to the bound matches at least rowFactor pages,
+		// how many more is unknown: it never drives (reading its people
+		// costs more than a walk's row budget). At a million people, "s"
+		// drove, reading 471k word rows (1.2 s).
+		if plainTerm(term) && termCounts[i] < bound && (rarest < 0 || termCounts[i] < rarest) {
 			rarest, p.driveTags, p.driveTerm = termCounts[i], false, term
 		}
 		if plainTerm(term) && (rareTerm == "" || termCounts[i] < termCounts[rareTermAt]) {
 			rareTerm, rareTermAt = term, i
 		}
+	}
+	// split reads the one plain term of a query in the default sort (and
+	// maybe tags) as two ordered streams merged: its lead range (people
+	// whose sort key starts with it, a range of the sort index) and its
+	// word rows, listed and sorted, when they are few (see splitUIDs). It
+	// replaces a walk of the sort order, which meets the lead range only
+	// where the term sorts (after most of the org for "sm"), and a list of
+	// every match; not the list of a tag held by fewer than rowFactor
+	// pages.
+	split := func(p plan) (plan, error) {
+		if fields || q.Sort != search.SortLastName || len(terms) != 1 || !plainTerm(terms[0]) || !leadTerm(terms[0]) ||
+			wordRows[0] >= rowFactor*page || (p.driveTags && tagCount < rowFactor*page) {
+			return p, nil
+		}
+		return plan{split: terms[0], tagProbe: len(tags) > 0}, nil
 	}
 	if fields {
 		p.driveTags, p.driveTerm = false, ""
@@ -361,7 +450,7 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 				p.rowTerms = append(p.rowTerms, term)
 			}
 		}
-		return p, nil
+		return split(p)
 	}
 	p.driveTags, p.driveTerm = false, ""
 	p.tagProbe = len(tags) > 0 && tagCount >= rowFactor*page
@@ -383,7 +472,7 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 	// intersection, built from both lists, drives instead.
 	p.intersect = listed >= 2 && plain
 	p.sortIndex = !p.intersect
-	return p, nil
+	return split(p)
 }
 
 // orgSizeEstimate is about the number of people in org, from the stored
@@ -475,7 +564,13 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 	if err != nil {
 		return store.Page{}, readErr("search", err)
 	}
-	uids, stop, err := s.matchUIDs(ctx, tx, orgID, q, p, pos, hasPos, q.Limit+1)
+	var uids []int64
+	var stop *search.Position
+	if p.split != "" {
+		uids, err = s.splitUIDs(ctx, tx, orgID, q, p, pos, hasPos, q.Limit+1)
+	} else {
+		uids, stop, err = s.matchUIDs(ctx, tx, orgID, q, p, pos, hasPos, q.Limit+1)
+	}
 	if err == nil && stop != nil {
 		// The row checks ran out of budget: the rest of the page comes from
 		// the lists of the terms, after the last row checked.
@@ -518,7 +613,11 @@ func (s *Store) Search(ctx context.Context, orgID string, q search.Query) (store
 // rowBudget bounds, in pages, the rows a search checks in Go (rowTerms)
 // before it lists the terms instead: rare combinations of common terms
 // ("m s" matches 1 % of 10k people) would read much of the org, at about
-// 2.5 µs a row.
+// 2.5 µs a row. A query of one term checks up to rowFactor pages: the
+// term's list holds at least that many people (it is checked on the rows
+// because its count reached the bound), and its matches may lie apart in
+// the sort order (people named M… in the middle of each last name's
+// people: 2,500 rows before the first at a million people).
 const rowBudget = 16
 
 // matchUIDs returns the row IDs of up to want people that q matches under
@@ -573,6 +672,9 @@ func (s *Store) matchUIDs(ctx context.Context, tx *sql.Tx, org string, q search.
 	}
 	defer rows.Close()
 	budget := rowBudget * (q.Limit + 1)
+	if len(p.rowTerms) == 1 && len(search.Terms(q.Text)) == 1 {
+		budget = rowFactor * (q.Limit + 1)
+	}
 	for len(uids) < want && rows.Next() {
 		var uid int64
 		var names, email string
@@ -599,6 +701,68 @@ func (s *Store) matchUIDs(ctx context.Context, tx *sql.Tx, org string, q search.
 		uids = append(uids, uid)
 	}
 	return uids, nil, rows.Close()
+}
+
+// splitUIDs returns the row IDs of up to want people that q matches under
+// a split plan (p.split), in the default sort order, after pos when
+// hasPos: the merge of two ordered reads of up to want rows each, the
+// lead range of the term (people whose sort key starts with it, read from
+// the sort index) and the people of its word rows (listed, then sorted),
+// both with q's other conditions. A person in both comes once.
+func (s *Store) splitUIDs(ctx context.Context, tx *sql.Tx, org string, q search.Query, p plan, pos search.Position,
+	hasPos bool, want int) ([]int64, error) {
+	type row struct {
+		uid     int64
+		key, id string
+	}
+	read := func(from, cond string, condArgs []any) ([]row, error) {
+		w := filterWith(org, q, noFacet, plan{tagProbe: p.tagProbe, rowTerms: []string{p.split}})
+		w.add(cond, condArgs...)
+		if hasPos {
+			w.add("(u.sk_last, u.id) > (?, ?)", pos.Key, pos.ID)
+		}
+		rows, err := s.query(ctx, tx, "SELECT u.uid, u.sk_last, u.id FROM "+from+" WHERE "+w.sql()+
+			" ORDER BY u.sk_last, u.id LIMIT ?", append(w.args, want)...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.uid, &r.key, &r.id); err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, rows.Err()
+	}
+	lead, leadArgs := leadCond("u", p.split)
+	a, err := read("dirsync_users u INDEXED BY dirsync_users_sk_last", lead, leadArgs)
+	if err != nil {
+		return nil, err
+	}
+	words, wordArgs := wordRowsSub(org, p.split)
+	// No index: the word rows' list of row IDs is the way in.
+	b, err := read("dirsync_users u NOT INDEXED", "u.uid IN ("+words+")", wordArgs)
+	if err != nil {
+		return nil, err
+	}
+	uids := make([]int64, 0, want)
+	for len(uids) < want && (len(a) > 0 || len(b) > 0) {
+		var next row
+		switch {
+		case len(b) == 0 || (len(a) > 0 && (a[0].key < b[0].key || (a[0].key == b[0].key && a[0].id <= b[0].id))):
+			next, a = a[0], a[1:]
+			if len(b) > 0 && b[0].uid == next.uid {
+				b = b[1:]
+			}
+		default:
+			next, b = b[0], b[1:]
+		}
+		uids = append(uids, next.uid)
+	}
+	return uids, nil
 }
 
 // listed is p with its row-checked terms listed instead: a walk of the sort

@@ -29,18 +29,22 @@ const rawBatch = 1000
 
 // rawPerson is everything the raw load writes for one person.
 type rawPerson struct {
-	u      *store.User
-	tags   string // JSON, "" for none
-	words  []string
-	tagRow []rawTag
-	after  string // the created entry's fields, JSON
-	fEmail string
-	fDept  string
-	fDiv   string
-	fOff   string
-	kLast  string
-	kFirst string
-	kEmail string
+	u     *store.User
+	tags  string // JSON, "" for none
+	words []string
+	// rowWords and rowLcps are the word side tables' rows
+	// (wordrows.Rows), both stores'.
+	rowWords []string
+	rowLcps  []int16
+	tagRow   []rawTag
+	after    string // the created entry's fields, JSON
+	fEmail   string
+	fDept    string
+	fDiv     string
+	fOff     string
+	kLast    string
+	kFirst   string
+	kEmail   string
 }
 
 type rawTag struct{ field, folded, value string }
@@ -60,6 +64,7 @@ func rawPeople(users []store.User) ([]rawPerson, error) {
 			kFirst: search.SortKey(search.SortFirstName, u.FirstName, u.LastName, u.Email),
 			kEmail: search.SortKey(search.SortEmail, u.FirstName, u.LastName, u.Email),
 		}
+		p.rowWords, p.rowLcps = wordrows.Rows(p.kLast, p.words)
 		if len(u.Tags) > 0 {
 			b, err := json.Marshal(u.Tags)
 			if err != nil {
@@ -226,9 +231,8 @@ func rawPostgres(ctx context.Context, pool *pgxpool.Pool, schema, org string, pe
 				}
 				sources = append(sources, row)
 			}
-			ws, lcps := wordrows.Rows(p.kLast, p.words)
-			for k, w := range ws {
-				words = append(words, wordRow(org, w, u.ID, p.kLast, lcps[k]))
+			for k, w := range p.rowWords {
+				words = append(words, wordRow(org, w, u.ID, p.kLast, p.rowLcps[k]))
 			}
 			for _, t := range p.tagRow {
 				tags = append(tags, tagRow(org, t.folded, u.ID, t.field, t.value, p.kLast))
@@ -292,7 +296,7 @@ func rawPostgresBatch(ctx context.Context, pool *pgxpool.Pool, qs, org string, l
 // column the store adds is either filled (if the raw load knows it) or named
 // in an error, never silently left out.
 const (
-	sqliteWordInsert   = `INSERT INTO dirsync_user_words (org, word, uid) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	sqliteWordInsert   = `INSERT INTO dirsync_user_words (org, lcp, word, uid) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	sqliteTagInsert    = `INSERT INTO dirsync_user_tags (org, folded, value, field, uid) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	sqliteChangeInsert = `INSERT INTO dirsync_changes (org, seq, kind, subject_id, before, after, cause, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	sqliteCounterSet   = `INSERT INTO dirsync_counters (org, seq) VALUES (?, ?) ON CONFLICT (org) DO UPDATE SET seq = excluded.seq`
@@ -425,8 +429,8 @@ func rawSQLiteLoad(ctx context.Context, db *sql.DB, org string, people []rawPers
 		if err := insUser.QueryRowContext(ctx, userArgs[i]...).Scan(&uid); err != nil {
 			return fmt.Errorf("raw SQLite load: user %s: %w", u.ID, err)
 		}
-		for _, w := range p.words {
-			if _, err := insWord.ExecContext(ctx, org, w, uid); err != nil {
+		for k, w := range p.rowWords {
+			if _, err := insWord.ExecContext(ctx, org, p.rowLcps[k], w, uid); err != nil {
 				return fmt.Errorf("raw SQLite load: word of %s: %w", u.ID, err)
 			}
 		}

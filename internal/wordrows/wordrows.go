@@ -1,6 +1,7 @@
-// Package wordrows computes the rows of pgstore's word side table
-// (user_words, its migration 004) for one person, so that the store and
-// the benchmark's raw load write the same rows.
+// Package wordrows computes the rows of the SQL stores' word side tables
+// for one person (pgstore's user_words, its migration 004; sqlitestore's
+// dirsync_user_words, its migration 008), so that each store and the
+// benchmark's raw load write the same rows.
 package wordrows
 
 import "strings"
