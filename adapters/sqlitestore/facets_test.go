@@ -154,21 +154,8 @@ func TestFacetPairsMigrationCountsAsApplyDoes(t *testing.T) {
 		}
 	}
 	read := func() []string {
-		rows, err := s.r.QueryContext(ctx, `SELECT org || '|' || by_facet || '|' || by_value || '|' || facet || '|' || folded || '|' || active || '|' || n
+		return queryStrings(t, s, `SELECT org || '|' || by_facet || '|' || by_value || '|' || facet || '|' || folded || '|' || active || '|' || n
 			FROM dirsync_facet_pairs ORDER BY 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var r string
-			if err := rows.Scan(&r); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, r)
-		}
-		return out
 	}
 	kept := read()
 	if len(kept) < 100 {

@@ -27,6 +27,9 @@ func TestCommonConditionsWalkTheSortIndexInOrder(t *testing.T) {
 	// Names longer than a sort key part: sk_last holds them cut, so the
 	// row check of a common term must read the stored names to find "mo".
 	users[7].FirstName, users[7].LastName, users[7].Email = strings.Repeat("x", 300)+" Mo", strings.Repeat("y", 300), "qq@qq.qq"
+	// A term longer than wordrows.Cap that prefixes the sort key and an
+	// e-mail word: the lead range and the word rows both hold the person.
+	users[8].LastName, users[8].Email = "Abcdefghijklmnopq", "abcdefghijklmnopqr@example.com"
 	// Common first names make "m" and "s" common terms: a last name's
 	// people are found from the sort key, not counted in word rows
 	// (migration 008), and the synthetic names alone would leave both
@@ -48,14 +51,12 @@ func TestCommonConditionsWalkTheSortIndexInOrder(t *testing.T) {
 	}
 	ref := &storetest.Reference{OrgID: org, Users: users}
 	// In the default sort, a query of one plain term whose word rows are
-	// few reads the term's lead range and word rows merged.
+	// fewer than a walk would read reads the term's lead range and word
+	// rows merged.
 	splitIn := map[string]plan{
-		"CommonPrefix":           {split: "m"},
-		"CommonPrefixLongName":   {split: "m"},
-		"TwoListedConditions":    {split: "l", tagProbe: true},
 		"PrefixUnderA25thDrives": {split: "v"},
-		"ListedPrefix":           {split: "l"},
 		"CommonTagRarePrefix":    {split: "ki", tagProbe: true},
+		"LongTermInBoth":         {split: "abcdefghijklmnop"},
 	}
 	for name, c := range map[string]struct {
 		q    search.Query
@@ -76,6 +77,7 @@ func TestCommonConditionsWalkTheSortIndexInOrder(t *testing.T) {
 		// matches may all lie at the end of the order.
 		"PrefixUnderA25thDrives": {search.Query{Text: "v", Limit: 1}, plan{driveTerm: "v"}},
 		"ListedPrefix":           {search.Query{Text: "l", Limit: 3}, plan{sortIndex: true}},
+		"LongTermInBoth":         {search.Query{Text: "abcdefghijklmnop", Limit: 3}, plan{driveTerm: "abcdefghijklmnop"}},
 		"ListedAndRowPrefix":     {search.Query{Text: "jo E", Limit: 3}, plan{sortIndex: true, rowTerms: []string{"e"}}},
 		"PrefixWithParts":        {search.Query{Text: "e-c", Limit: 3}, plan{sortIndex: true}},
 		"RarePrefixDrives":       {search.Query{Text: "e ki", Limit: 3, Status: search.StatusAll}, plan{driveTerm: "ki", rowTerms: []string{"e"}}},

@@ -43,20 +43,7 @@ func TestWordRowsMigrationWritesWhatApplyKeeps(t *testing.T) {
 		}
 	}
 	read := func() []string {
-		rows, err := s.r.QueryContext(ctx, `SELECT org || '|' || lcp || '|' || word || '|' || uid FROM dirsync_user_words ORDER BY 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var r string
-			if err := rows.Scan(&r); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, r)
-		}
-		return out
+		return queryStrings(t, s, `SELECT org || '|' || lcp || '|' || word || '|' || uid FROM dirsync_user_words ORDER BY 1`)
 	}
 	kept := read()
 	if len(kept) < 1000 {
@@ -99,4 +86,27 @@ func TestWordRowsMigrationWritesWhatApplyKeeps(t *testing.T) {
 	if diff := cmp.Diff(kept, read()); diff != "" {
 		t.Errorf("word rows written by migration 008 differ from those Apply keeps (-apply +migration):\n%s", diff)
 	}
+}
+
+// queryStrings returns the one text column of a query's rows, read through
+// the store's readers.
+func queryStrings(t *testing.T, s *Store, query string) []string {
+	t.Helper()
+	rows, err := s.r.QueryContext(t.Context(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
