@@ -377,13 +377,16 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 	// were the term's people spread evenly (org size × page / people).
 	// It replaces that walk, which meets the lead range only where the
 	// term sorts (after most of the org for "sm"), and a list of every
-	// match; not the list of a tag held by fewer than rowFactor pages.
-	// (In 100 orgs of 10k, splitting every term with fewer word rows
-	// than rowFactor pages listed 800 rows for "s" where the walk reads
-	// 200: 10 ms p99 for one-letter prefixes against 4.)
+	// match. A tag held by fewer than rowFactor pages is listed instead
+	// (driving, or intersected with the term's list): the split would
+	// check it on every row of the lead range. (In 100 orgs of 10k,
+	// splitting every term with fewer word rows than rowFactor pages
+	// listed 800 rows for "s" where the walk reads 200, and checked a
+	// rare tag on each of a common last name's people: one-letter
+	// prefixes 10 ms p99, tag+text 9.3.)
 	split := func(p plan) (plan, error) {
 		if fields || q.Sort != search.SortLastName || len(terms) != 1 || !plainTerm(terms[0]) || !leadTerm(terms[0]) ||
-			wordRows[0] >= rowFactor*page || (p.driveTags && tagCount < rowFactor*page) {
+			wordRows[0] >= rowFactor*page || (len(tags) > 0 && tagCount < rowFactor*page) {
 			return p, nil
 		}
 		n, err := s.orgSizeEstimate(ctx, tx, org)
