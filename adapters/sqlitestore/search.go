@@ -211,6 +211,13 @@ func filterWith(org string, q search.Query, skip facet, p plan) *where {
 			inter, interArgs = append(inter, sub), append(interArgs, args...)
 			continue
 		}
+		if term == p.driveTerm {
+			// The list of row IDs is the way in (wordCond's OR with the
+			// sort key's range would read every row).
+			sub, args := wordSub(org, term)
+			w.add("u.uid IN ("+sub+")", args...)
+			continue
+		}
 		cond := w.wordCond(org, term)
 		if !plainTerm(term) {
 			parts := search.TermParts(term)
@@ -636,51 +643,12 @@ const rowBudget = 16
 
 // matchUIDs returns the row IDs of up to want people that q matches under
 // plan p, in q's order, after pos when hasPos. When p checks terms on rows
-// and rowBudget pages of rows were checked before want matched, it stops
-// and returns the position of the last row checked.
+// and its row budget was spent before want matched, it stops and returns
+// the position of the last row checked.
 func (s *Store) matchUIDs(ctx context.Context, tx *sql.Tx, org string, q search.Query, p plan, pos search.Position,
 	hasPos bool, want int) (uids []int64, stop *search.Position, err error) {
-	w := filterWith(org, q, noFacet, p)
-	col := sortCol(q.Sort)
-	order := "u.id"
-	if col != "" {
-		order = col + ", u.id"
-	}
-	if hasPos {
-		if col == "" {
-			w.add("u.id > ?", pos.ID)
-		} else {
-			w.add("("+col+", u.id) > (?, ?)", pos.Key, pos.ID)
-		}
-	}
-	from := "dirsync_users u"
-	switch {
-	case p.sortIndex:
-		from += " INDEXED BY " + sortIndex(q.Sort)
-	case p.index != "":
-		from += " INDEXED BY " + p.index
-	case p.driveTags || p.driveTerm != "" || p.intersect:
-		// No index: the driving condition's list of row IDs, the only
-		// condition on u.uid under this plan, is the only way in.
-		from += " NOT INDEXED"
-	}
-	cols, limit := "u.uid", " LIMIT ?"
-	args := w.args
-	if len(p.rowTerms) > 0 {
-		// Rows stream until enough of them match the terms. The words come
-		// from the folded names in sk_last and the folded email:
-		// search.Words folds already folded ASCII without work, where the
-		// stored spelling ("Liam") takes Fold's slow path. The row's
-		// position is kept for a stop.
-		key := "''"
-		if col != "" {
-			key = col
-		}
-		cols, limit = "u.uid, u.sk_last, u.f_email, "+key+", u.id", ""
-	} else {
-		args = append(args, want)
-	}
-	rows, err := s.query(ctx, tx, "SELECT "+cols+" FROM "+from+" WHERE "+w.sql()+" ORDER BY "+order+limit, args...)
+	query, args := matchQuery(org, q, p, pos, hasPos, want)
+	rows, err := s.query(ctx, tx, query, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -779,6 +747,53 @@ func (s *Store) splitUIDs(ctx context.Context, tx *sql.Tx, org string, q search.
 		uids = append(uids, next.uid)
 	}
 	return uids, nil
+}
+
+// matchQuery is the query of matchUIDs: the row IDs (and, with p.rowTerms,
+// the names, e-mail and position to check them on) of the people q
+// matches under plan p, in q's order, after pos when hasPos.
+func matchQuery(org string, q search.Query, p plan, pos search.Position, hasPos bool, want int) (string, []any) {
+	w := filterWith(org, q, noFacet, p)
+	col := sortCol(q.Sort)
+	order := "u.id"
+	if col != "" {
+		order = col + ", u.id"
+	}
+	if hasPos {
+		if col == "" {
+			w.add("u.id > ?", pos.ID)
+		} else {
+			w.add("("+col+", u.id) > (?, ?)", pos.Key, pos.ID)
+		}
+	}
+	from := "dirsync_users u"
+	switch {
+	case p.sortIndex:
+		from += " INDEXED BY " + sortIndex(q.Sort)
+	case p.index != "":
+		from += " INDEXED BY " + p.index
+	case p.driveTags || p.driveTerm != "" || p.intersect:
+		// No index: the driving condition's list of row IDs, the only
+		// condition on u.uid under this plan, is the only way in.
+		from += " NOT INDEXED"
+	}
+	cols, limit := "u.uid", " LIMIT ?"
+	args := w.args
+	if len(p.rowTerms) > 0 {
+		// Rows stream until enough of them match the terms. The words come
+		// from the folded names in sk_last and the folded email:
+		// search.Words folds already folded ASCII without work, where the
+		// stored spelling ("Liam") takes Fold's slow path. The row's
+		// position is kept for a stop.
+		key := "''"
+		if col != "" {
+			key = col
+		}
+		cols, limit = "u.uid, u.sk_last, u.f_email, "+key+", u.id", ""
+	} else {
+		args = append(args, want)
+	}
+	return "SELECT " + cols + " FROM " + from + " WHERE " + w.sql() + " ORDER BY " + order + limit, args
 }
 
 // listed is p with its row-checked terms listed instead: a walk of the sort
