@@ -33,24 +33,8 @@ func TestLoadUsersProbesIndexes(t *testing.T) {
 		{"Candidates", true, true, true, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rows, err := s.r.QueryContext(ctx, `EXPLAIN QUERY PLAN `+loadUsersSQL(c.ext, c.idp, c.email, c.onlyInactive),
+			plan := queryPlan(t, s, loadUsersSQL(c.ext, c.idp, c.email, c.onlyInactive),
 				"acme", "src", `["a","b"]`, `["i"]`, `["e@x"]`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
 			for _, d := range plan {
 				if strings.HasPrefix(d, "SCAN m") || strings.HasPrefix(d, "SCAN u") || strings.HasPrefix(d, "SCAN dirsync_users") {
 					t.Errorf("the plan scans the users table:\n%s", strings.Join(plan, "\n"))
@@ -84,23 +68,7 @@ func TestDrivingListsProbeRowIDs(t *testing.T) {
 				t.Fatal(err)
 			}
 			query, args := matchQuery("acme", q, c.p, search.Position{}, false, q.Limit+1)
-			rows, err := s.r.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+query, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
+			plan := queryPlan(t, s, query, args...)
 			probes := false
 			for _, d := range plan {
 				if strings.HasPrefix(d, "SCAN u") {
@@ -113,4 +81,27 @@ func TestDrivingListsProbeRowIDs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// queryPlan returns the details of EXPLAIN QUERY PLAN for query.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }
