@@ -706,8 +706,9 @@ type write struct {
 // returns without waiting: the run maps the next batch while the store
 // writes this one (on two cores, the database's work and the engine's
 // overlap), and with a store that writes in parallel, the next batch's
-// Apply may start before this one's ends. At most r.s.cfg.Writers writes are in
-// flight; settleOne waits for the oldest and handles its outcome. A dry run only counts and plans.
+// Apply may start before this one's ends. At most Config.Writers writes
+// are in flight; settleOne waits for the oldest and handles its outcome. A
+// dry run only counts and plans.
 func (r *runState) applyItems(items []item) error {
 	if r.spec.dry {
 		for i := range items {
