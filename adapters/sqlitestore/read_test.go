@@ -1,7 +1,6 @@
 package sqlitestore
 
 import (
-	"context"
 	"slices"
 	"testing"
 
@@ -14,23 +13,8 @@ import (
 func TestOrgTablesListsEveryTableWithAnOrgColumn(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
-	rows, err := s.r.QueryContext(context.Background(), `SELECT m.name FROM sqlite_schema m, pragma_table_info(m.name) c
+	want := queryStrings(t, s, `SELECT m.name FROM sqlite_schema m, pragma_table_info(m.name) c
 		WHERE m.type = 'table' AND c.name = 'org' ORDER BY m.name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var want []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, name)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
 	got := slices.Sorted(slices.Values(orgTables))
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("orgTables differs from the tables with an org column (-schema +orgTables):\n%s", diff)

@@ -391,12 +391,25 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 	// listed 800 rows for "s" where the walk reads 200, and checked a
 	// rare tag on each of a common last name's people: one-letter
 	// prefixes 10 ms p99, tag+text 9.3.)
+	// orgSize reads orgSizeEstimate once per search: the walk's estimate
+	// and the split may both need it.
+	orgSize := -1
+	size := func() (int, error) {
+		if orgSize < 0 {
+			n, err := s.orgSizeEstimate(ctx, tx, org)
+			if err != nil {
+				return 0, err
+			}
+			orgSize = n
+		}
+		return orgSize, nil
+	}
 	split := func(p plan) (plan, error) {
 		if fields || q.Sort != search.SortLastName || len(terms) != 1 || !plainTerm(terms[0]) || !leadTerm(terms[0]) ||
 			wordRows[0] >= rowFactor*page || (len(tags) > 0 && tagCount < rowFactor*page) {
 			return p, nil
 		}
-		n, err := s.orgSizeEstimate(ctx, tx, org)
+		n, err := size()
 		if err != nil {
 			return p, err
 		}
@@ -423,7 +436,7 @@ func (s *Store) choosePlan(ctx context.Context, tx *sql.Tx, org string, q search
 		// terms counted up to it) thin the matches out. So a driver of m
 		// matches beats the walk while m² < org size × page / (10 ×
 		// density of the row checks): 226 at 10k people, 714 at 100k.
-		n, err := s.orgSizeEstimate(ctx, tx, org)
+		n, err := size()
 		if err != nil {
 			return p, err
 		}
