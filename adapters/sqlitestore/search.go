@@ -184,7 +184,7 @@ func filterWith(org string, q search.Query, skip facet, p plan) *where {
 	var inter []string
 	var interArgs []any
 	if tags := search.FoldedValues(q.Tags); skip != facetTag && len(tags) > 0 && p.tagProbe {
-		w.add("EXISTS (SELECT 1 FROM json_each(u.f_tags) j WHERE j.value ->> 1 IN ("+placeholders(len(tags))+"))", anys(tags)...)
+		w.tagProbe(tags)
 	} else if skip != facetTag && len(tags) > 0 {
 		sub := "SELECT ut.uid FROM dirsync_user_tags ut WHERE ut.org = ? AND ut.folded IN (" + placeholders(len(tags)) + ")"
 		args := append([]any{org}, anys(tags)...)
@@ -233,6 +233,49 @@ func filterWith(org string, q search.Query, skip facet, p plan) *where {
 		w.add("u.uid IN ("+strings.Join(inter, " INTERSECT ")+")", interArgs...)
 	}
 	return w
+}
+
+// tagProbe adds "u holds one of tags (folded)", checked on u's f_tags
+// column: by finding each value's pair ending in it (tagNeedle), a
+// substring search, or, for a value that has none, by parsing it with
+// json_each (at 100 orgs × 10k, a common tag with a two-letter prefix
+// spent a quarter of its time parsing f_tags; finding needles took its
+// p50 from 2.5 to 1.6 ms).
+func (w *where) tagProbe(tags []string) {
+	needles := make([]any, len(tags))
+	found := make([]string, len(tags))
+	for i, v := range tags {
+		n, ok := tagNeedle(v)
+		if !ok {
+			w.add("EXISTS (SELECT 1 FROM json_each(u.f_tags) j WHERE j.value ->> 1 IN ("+placeholders(len(tags))+"))", anys(tags)...)
+			return
+		}
+		needles[i], found[i] = n, "instr(u.f_tags, ?) > 0"
+	}
+	w.add("("+strings.Join(found, " OR ")+")", needles...)
+}
+
+// tagNeedle returns the text that appears in an f_tags column exactly when
+// one of its pairs' folded values is v, and whether v has one: `","v"]`,
+// for v non-empty and holding no '"', '\', ',' and nothing that
+// encoding/json escapes or replaces ('<', '>', '&', invalid UTF-8; folding
+// dropped control characters and made U+2028 and U+2029 spaces), so that
+// it is written as itself.
+//
+// foldedTagsJSON writes [["field","value"],…], where a quote inside a
+// string follows a backslash. The needle's second quote follows a comma,
+// so it delimits a string. If it opens one, the comma follows a pair's
+// field (no other string is followed by a comma), and the value it opens
+// ends at the needle's last quote, v having no quote or backslash: that
+// value is v. If it closes one, v's first byte is what follows a string:
+// a comma, which v has not, or the ']' ending a pair, after which the
+// column holds only ',' (not in v) or its final ']', where the needle goes
+// on with v's next byte or a quote.
+func tagNeedle(v string) (string, bool) {
+	if v == "" || !utf8.ValidString(v) || strings.ContainsAny(v, "\",\\<>&") {
+		return "", false
+	}
+	return `","` + v + `"]`, true
 }
 
 // sortCol is the stored sort key column of each order ("" for sort by ID).
