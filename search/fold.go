@@ -30,12 +30,72 @@ func Fold(s string) string {
 
 // foldSlow is Fold without the fast path for folded ASCII.
 func foldSlow(s string) string {
+	out, _ := foldPasses(s)
+	return out
+}
+
+// foldPasses is foldSlow, also returning how many passes it took.
+func foldPasses(s string) (out string, passes int) {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "")
 	}
 	c := foldCaser()
+	for passes < maxFoldPasses {
+		passes++
+		out = clean(norm.NFKD.String(caseFold(c, s)))
+		// Folding after decomposition can expose new upper-case forms in
+		// rare compatibility characters; another pass makes Fold
+		// idempotent.
+		next := norm.NFKD.String(caseFold(c, out))
+		if next == out {
+			break
+		}
+		s = next
+	}
+	return out, passes
+}
+
+// maxFoldPasses bounds foldSlow's passes. One or two are all any code point
+// needs (TestFoldEveryCodePoint); the bound keeps a caser that undoes its
+// own output from looping, as golang.org/x/text's did on Cherokee, folding
+// each case of a letter to the other: Fold recursed until the stack
+// overflowed, which no recover catches, on any text holding one.
+const maxFoldPasses = 4
+
+// caseFold is c.String(s), the Unicode case folding, with Cherokee folded
+// to its capital letters as Unicode's CaseFolding.txt says (U+AB70..U+ABBF
+// to U+13A0..U+13EF, U+13F8..U+13FD to U+13F0..U+13F5). cases.Fold maps
+// each case to the other, which folding again undoes.
+func caseFold(c cases.Caser, s string) string {
 	s = c.String(s)
-	s = norm.NFKD.String(s)
+	if !hasCherokee(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 0xAB70 && r <= 0xABBF:
+			return r - 0xAB70 + 0x13A0
+		case r >= 0x13F8 && r <= 0x13FD:
+			return r - 0x13F8 + 0x13F0
+		}
+		return r
+	}, s)
+}
+
+// hasCherokee reports whether s holds a Cherokee letter (U+13A0..U+13FF or
+// U+AB70..U+ABBF).
+func hasCherokee(s string) bool {
+	for _, r := range s {
+		if (r >= 0x13A0 && r <= 0x13FF) || (r >= 0xAB70 && r <= 0xABBF) {
+			return true
+		}
+	}
+	return false
+}
+
+// clean drops combining marks, control and format characters, collapses
+// runs of white space to one ASCII space and trims the ends.
+func clean(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -55,13 +115,7 @@ func foldSlow(s string) string {
 		}
 		b.WriteRune(r)
 	}
-	out := b.String()
-	// Folding after decomposition can expose new upper-case forms in rare
-	// compatibility characters; one more pass makes Fold idempotent.
-	if out2 := norm.NFKD.String(c.String(out)); out2 != out {
-		return foldSlow(out2)
-	}
-	return out
+	return b.String()
 }
 
 // isFoldedASCII reports whether s is already in folded form and pure ASCII,

@@ -146,7 +146,7 @@ func TestTerms(t *testing.T) {
 }
 
 func FuzzFold(f *testing.F) {
-	for _, s := range []string{"", "jane", "Álvarez", "WEIẞ", "İ", "ﬁ", "ＡＣＭＥ", "e\u0301", "\xff\xfe", "a\u200b b", "ΣΑΣ", "ǅ", "\u0345", "ﾊﾟ", "㍿", "ﷺ"} {
+	for _, s := range []string{"", "jane", "Álvarez", "WEIẞ", "İ", "ﬁ", "ＡＣＭＥ", "e\u0301", "\xff\xfe", "a\u200b b", "ΣΑΣ", "ǅ", "\u0345", "ﾊﾟ", "㍿", "ﷺ", "Ꮺ", "ꮺ", "ᏸ", "aᏪ"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -164,4 +164,42 @@ func FuzzFold(f *testing.F) {
 			t.Fatalf("Fold(%q) = %q but the slow path gives %q", s, got, slow)
 		}
 	})
+}
+
+// Every code point folds in at most two passes (the bound, maxFoldPasses,
+// is never reached) to text that folds to itself, alone, after a letter
+// and doubled. The Cherokee letters looped: golang.org/x/text folds each of
+// their cases to the other, and Fold recursed until the stack overflowed.
+func TestFoldEveryCodePoint(t *testing.T) {
+	t.Parallel()
+	worst := 0
+	for r := rune(0); r <= utf8.MaxRune; r++ {
+		if !utf8.ValidRune(r) {
+			continue
+		}
+		for _, s := range []string{string(r), "a" + string(r), string(r) + string(r)} {
+			got, passes := foldPasses(s)
+			worst = max(worst, passes)
+			if passes > 2 {
+				t.Fatalf("folding %q (%U) took %d passes", s, r, passes)
+			}
+			if again := Fold(got); again != got {
+				t.Fatalf("Fold is not idempotent on %q (%U): %q, then %q", s, r, got, again)
+			}
+		}
+	}
+	if worst != 2 {
+		t.Errorf("the most passes any code point took is %d; the second pass is there for the few that need it", worst)
+	}
+}
+
+func TestFoldCherokeeToCapitals(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"Ꮺ": "Ꮺ", "ꮺ": "Ꮺ", "ᏸ": "Ᏸ", "Ᏸ": "Ᏸ", "ᏣᎳᎩ": "ᏣᎳᎩ", "ꮳꮃꭹ": "ᏣᎳᎩ", "Jane ꮺ": "jane Ꮺ",
+	} {
+		if got := Fold(in); got != want {
+			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
