@@ -145,13 +145,13 @@ func (e *env) set(rec *Record) {
 
 // allowedBuiltins are expr's built-ins a mapping may use; the rest are off
 // (time-dependent ones would make a mapping's output change by itself, and
-// the structural ones have no bound on what they build). join, replace and
-// string are replaced by bounded helpers of the same name, and lower, upper,
+// the structural ones have no bound on what they build). join, replace,
+// repeat and string are replaced by bounded helpers of the same name, and lower, upper,
 // trim, trimPrefix and trimSuffix by ones that map nil to nil.
 var allowedBuiltins = map[string]bool{
 	"len": true, "abs": true, "ceil": true, "floor": true, "round": true, "int": true, "float": true,
 	"trim": true, "trimPrefix": true, "trimSuffix": true, "upper": true, "lower": true,
-	"split": true, "splitAfter": true, "repeat": true, "indexOf": true, "lastIndexOf": true,
+	"split": true, "splitAfter": true, "indexOf": true, "lastIndexOf": true,
 	"hasPrefix": true, "hasSuffix": true, "first": true, "last": true, "take": true,
 	"keys": true, "values": true, "reverse": true, "uniq": true, "sort": true,
 }

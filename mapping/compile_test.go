@@ -75,6 +75,8 @@ func TestEvaluationBudgetStopsRunawayExpressions(t *testing.T) {
 		"HugeRange":              `string(len(1..1000000000))`,
 		"HugeRepeat":             `repeat("x", 1000000000)`,
 		"ModestRepeatOverBudget": `repeat("abcdefgh", 100000)`,
+		"RepeatOfARepeat":        `repeat(repeat("x", 16000), 100000)`,
+		"RepeatOfALongValue":     `repeat(raw.x, 1000)`,
 		"NestedLoops":            `string(count(1..1000, any(1..1000, # == 0)))`,
 		"StringDoubling":         `let a = repeat("x", 1000); let b = a+a; let c = b+b; let d = c+c; let e = d+d; let f = e+e; f+f`,
 		"ReplaceSquaring":        `let a = repeat("x", 1000); replace(a, "x", a)`,
@@ -90,7 +92,7 @@ func TestEvaluationBudgetStopsRunawayExpressions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("compile: %v", err)
 			}
-			_, err = m.Map(&Record{ExternalID: "u1"})
+			_, err = m.Map(&Record{ExternalID: "u1", Raw: map[string]any{"x": strings.Repeat("y", 10000)}})
 			var fe *FieldError
 			if !errors.As(err, &fe) || fe.ExternalID != "u1" || fe.Field != "department" {
 				t.Fatalf("got %v, want a *FieldError for u1 department", err)
@@ -259,5 +261,41 @@ func TestPreviewShowsProfilesAndErrors(t *testing.T) {
 	}
 	if rows := Preview(Standard(), []Record{{ExternalID: "s", FirstName: " Ann "}}); rows[0].Profile.FirstName != "Ann" {
 		t.Errorf("Preview with the standard mapper: %+v", rows)
+	}
+}
+
+func TestRepeatIsBoundedAndRefusesBadCounts(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]string{
+		`repeat("ab", 3)`:           "ababab",
+		`repeat("ab", 0) ?? "none"`: "",
+		`repeat(raw.n, 2)`:          "",
+		`repeat("x", raw.k)`:        "xxx",
+	} {
+		m, err := Compile(Config{Department: src})
+		if err != nil {
+			t.Fatalf("%s: compile: %v", src, err)
+		}
+		p, err := m.Map(&Record{ExternalID: "u1", Raw: map[string]any{"k": 3.0}})
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if p.Department != want {
+			t.Errorf("%s = %q, want %q", src, p.Department, want)
+		}
+	}
+	for src, want := range map[string]string{
+		`repeat("x", -1)`:  "repeat: negative count -1",
+		`repeat("x", 1.5)`: "repeat: want a whole count, got 1.5",
+		`repeat("x", "3")`: "repeat: want a count, got string",
+		`repeat(3, 3)`:     "repeat: want a string, got number",
+	} {
+		m, err := Compile(Config{Department: src})
+		if err != nil {
+			t.Fatalf("%s: compile: %v", src, err)
+		}
+		if _, err := m.Map(&Record{ExternalID: "u1"}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error saying %q", src, err, want)
+		}
 	}
 }

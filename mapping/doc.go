@@ -95,6 +95,7 @@
 //	join(list, sep)         the strings of a list joined, nils skipped:
 //	                        join([raw.city, raw.country], ", ")
 //	replace(s, old, new)    every old replaced by new: replace(raw.team, "_", " ")
+//	repeat(s, n)            s n times; nil for nil: repeat("*", 3)
 //	lower(s), upper(s)      case changed; nil for nil: lower(raw.workEmail)
 //	trim(s[, cutset])       white space (or cutset) removed from both ends; nil for nil
 //	trimPrefix(s, p)        trimPrefix(raw.orgUnitPath, "/"); nil for nil
@@ -107,7 +108,6 @@
 //	int(v), float(v)        int(raw.level) >= 5
 //	split(s, sep[, n])      split(raw.orgUnitPath, "/")[1]
 //	splitAfter(s, sep)      splitAfter("a/b", "/")
-//	repeat(s, n)            repeat("*", 3)
 //	indexOf, lastIndexOf    indexOf(user.email, "@")
 //	hasPrefix, hasSuffix    hasSuffix(user.email, "@example.com")
 //	first(l), last(l)       first(raw.emails)?.value
@@ -142,7 +142,7 @@
 // run at most [MaxLoopItems] iterations in all (nested ones included, with
 // the items split, sort, reverse, uniq, keys, values and take build) and
 // yield at most [MaxLoopBytes] of strings; any string it builds (with +,
-// join, replace, string) is at most [MaxStringBytes]. A value is at most
+// join, replace, repeat, string) is at most [MaxStringBytes]. A value is at most
 // [MaxValueBytes] and a tag field has at most [MaxTagValues] values.
 // Patterns of regex_match and regex_extract are at most [MaxRegexBytes] and
 // compiled once.

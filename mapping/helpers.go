@@ -3,6 +3,7 @@ package mapping
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -60,6 +61,7 @@ var helpers = []helper{
 	{"to_bool", toBool},
 	{"join", join},
 	{"replace", replace},
+	{"repeat", repeat},
 	{"string", toString},
 	{"lower", stringFunc("lower", strings.ToLower)},
 	{"upper", stringFunc("upper", strings.ToUpper)},
@@ -569,6 +571,42 @@ func replace(args ...any) (any, error) {
 		return nil, errStringTooLong
 	}
 	return strings.ReplaceAll(s, old, repl), nil
+}
+
+// repeat is expr's repeat, bounded by MaxStringBytes before it builds
+// anything: expr's own checks the count against its memory budget but not
+// the length it builds, so repeat(repeat("x", 16000), 100000) asked for
+// 1.6 GB, and an allocation that large fails with a fatal error no recover
+// catches.
+func repeat(args ...any) (any, error) {
+	if err := argCount("repeat", args, 2, 2); err != nil {
+		return nil, err
+	}
+	s, ok, err := optString("repeat", args[0])
+	if !ok || err != nil {
+		return nil, err
+	}
+	var n int
+	switch x := args[1].(type) {
+	case int:
+		n = x
+	case int64:
+		n = int(max(min(x, math.MaxInt32), math.MinInt32))
+	case float64:
+		if x != math.Trunc(x) {
+			return nil, fmt.Errorf("repeat: want a whole count, got %v", x)
+		}
+		n = int(max(min(x, math.MaxInt32), math.MinInt32))
+	default:
+		return nil, fmt.Errorf("repeat: want a count, got %s", typeName(args[1]))
+	}
+	switch {
+	case n < 0:
+		return nil, fmt.Errorf("repeat: negative count %d", n)
+	case n > 0 && len(s) > MaxStringBytes/n:
+		return nil, errStringTooLong
+	}
+	return strings.Repeat(s, n), nil
 }
 
 // toString formats a scalar; lists and maps are refused (their text form is
