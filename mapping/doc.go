@@ -137,8 +137,9 @@
 // exhaust memory or CPU (a record's own size is bounded by its provider):
 // a config is at most [MaxConfigBytes], an expression at most
 // [MaxExpressionBytes] and [MaxExpressionNodes] nodes; one evaluation may
-// build ranges, arrays and repeats worth [MaxMemory] (so 1..1000000000 and
-// repeat("x", 1e9) fail with "evaluation budget exceeded"); its loops may
+// build ranges and arrays worth [MaxMemory] (so 1..1000000000 fails with
+// "evaluation budget exceeded", as does repeat("x", 1e9) by the string
+// bound below); its loops may
 // run at most [MaxLoopItems] iterations in all (nested ones included, with
 // the items split, sort, reverse, uniq, keys, values and take build) and
 // yield at most [MaxLoopBytes] of strings; any string it builds (with +,
