@@ -16,7 +16,8 @@ type ScheduledSync struct {
 	// Syncer runs the source's syncs; its org and source name the job, and
 	// its lease keeps replicas from running the same sync twice. Required.
 	Syncer *Syncer
-	// Interval is the period between full syncs. Defaults to 24h.
+	// Interval is the period between full syncs. Defaults to 24h; from 1s to
+	// MaxInterval.
 	Interval time.Duration
 }
 
@@ -73,6 +74,12 @@ type Scheduler struct {
 	cfg  SchedulerConfig
 }
 
+// MaxInterval is the longest ScheduledSync.Interval: a year and a day. (The
+// jittered interval is a float64 of nanoseconds converted back to a
+// Duration; past about 290 years that overflows, and an org given such an
+// interval came due on every tick.)
+const MaxInterval = 366 * 24 * time.Hour
+
 // NewScheduler returns a Scheduler for jobs.
 func NewScheduler(st store.Store, jobs []ScheduledSync, cfg SchedulerConfig) (*Scheduler, error) {
 	cfg.setDefaults()
@@ -92,6 +99,9 @@ func NewScheduler(st store.Store, jobs []ScheduledSync, cfg SchedulerConfig) (*S
 		}
 		if j.Interval < time.Second {
 			return nil, fmt.Errorf("dirsync: invalid scheduler config: job %d interval %v is shorter than 1s", i, j.Interval)
+		}
+		if j.Interval > MaxInterval {
+			return nil, fmt.Errorf("dirsync: invalid scheduler config: job %d interval %v is longer than %v", i, j.Interval, MaxInterval)
 		}
 		js[i] = j
 	}

@@ -2,6 +2,7 @@ package dirsync_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,6 +155,24 @@ func TestScheduler(t *testing.T) {
 		}
 		if _, err := dirsync.NewScheduler(memstore.New(), []dirsync.ScheduledSync{{}}, dirsync.SchedulerConfig{}); err == nil {
 			t.Fatal("a job without a Syncer accepted")
+		}
+		st := memstore.New()
+		s, err := dirsync.New(st, dirsync.Config{OrgID: "acme", Provider: dirsynctest.New("src")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for iv, want := range map[time.Duration]string{
+			time.Millisecond:                "shorter than 1s",
+			dirsync.MaxInterval + time.Hour: "longer than 8784h",
+			2_500_000 * time.Hour:           "longer than 8784h",
+		} {
+			_, err := dirsync.NewScheduler(st, []dirsync.ScheduledSync{{Syncer: s, Interval: iv}}, dirsync.SchedulerConfig{})
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("interval %v: got %v, want an error saying %q", iv, err, want)
+			}
+		}
+		if _, err := dirsync.NewScheduler(st, []dirsync.ScheduledSync{{Syncer: s, Interval: dirsync.MaxInterval}}, dirsync.SchedulerConfig{}); err != nil {
+			t.Errorf("interval MaxInterval: %v", err)
 		}
 	})
 

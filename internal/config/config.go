@@ -23,6 +23,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/directorysync/directorysync/dirsync"
 	"github.com/directorysync/directorysync/mapping"
 	"github.com/directorysync/directorysync/store"
 )
@@ -93,7 +94,7 @@ type Provider struct {
 // Sync configures an org's scheduled reconcile and guard.
 type Sync struct {
 	// Interval is the full reconcile period, jittered. Defaults to 24h; at
-	// least 1m.
+	// least 1m, at most 8784h (dirsync.MaxInterval).
 	Interval Duration `json:"interval,omitzero" yaml:"interval,omitempty"`
 	// Guard bounds the deactivations one sync may apply.
 	Guard Guard `json:"guard,omitzero" yaml:"guard,omitempty"`
@@ -285,6 +286,8 @@ func (f *File) validate() error {
 		}
 		if iv := o.Sync.Interval.Duration; iv < time.Minute {
 			return fmt.Errorf("%s.sync.interval %s is shorter than 1m", at, iv)
+		} else if iv > dirsync.MaxInterval {
+			return fmt.Errorf("%s.sync.interval %s is longer than %s (a year and a day)", at, iv, dirsync.MaxInterval)
 		}
 		if g := o.Sync.Guard; g.MaxDeactivateFraction <= 0 || g.MaxDeactivateFraction > 1 {
 			return fmt.Errorf("%s.sync.guard.max_deactivate_fraction %v is outside (0, 1]", at, g.MaxDeactivateFraction)

@@ -83,6 +83,7 @@ func TestParse(t *testing.T) {
 		{"FileWithoutPath", "orgs: [{id: a, provider: {type: file}}]", false, "path is required"},
 		{"UnknownProviderType", "orgs: [{id: a, provider: {type: okta}}]", false, "not one of workos, file, demo"},
 		{"ShortInterval", "orgs: [{id: a, provider: {type: demo}, sync: {interval: 10s}}]", false, "shorter than 1m"},
+		{"LongInterval", "orgs: [{id: a, provider: {type: demo}, sync: {interval: 2500000h}}]", false, "sync.interval 2500000h0m0s is longer than 8784h0m0s"},
 		{"BadDuration", "orgs: [{id: a, provider: {type: demo}, sync: {interval: daily}}]", false, "invalid duration"},
 		{"GuardFractionOverOne", "orgs: [{id: a, provider: {type: demo}, sync: {guard: {max_deactivate_fraction: 2}}}]", false, "outside (0, 1]"},
 		{"NoOrgs", "store: memory", false, "at least one org"},
