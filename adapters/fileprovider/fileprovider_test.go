@@ -3,10 +3,13 @@ package fileprovider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -281,4 +284,83 @@ func FuzzParse(f *testing.F) {
 			seen[r.ExternalID] = true
 		}
 	})
+}
+
+// A sync lists the groups and then each group's members: the members come
+// from the listing Groups read, not from a read and parse of the file per
+// group, and so from the same version of it.
+func TestGroupMembersAnswerFromTheGroupsListing(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("id,groups\n")
+	for i := range 500 {
+		fmt.Fprintf(&b, "u%d,g%d\n", i, i)
+	}
+	var mu sync.Mutex
+	content, opens := b.String(), 0
+	p, err := New(Config{Format: CSV, GroupsField: "groups", Open: func() (io.ReadCloser, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		opens++
+		return io.NopCloser(strings.NewReader(content)), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var groups []string
+	if err := p.Groups(ctx, func(page []dirsync.ProviderGroup) error {
+		for _, g := range page {
+			groups = append(groups, g.ExternalID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	content = "id,groups\nu0,g1\n" // the file changes during the sync
+	mu.Unlock()
+	for _, g := range groups {
+		var members []string
+		if err := p.GroupMembers(ctx, g, func(ids []string) error {
+			members = append(members, ids...)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"u" + strings.TrimPrefix(g, "g")}; !slices.Equal(members, want) {
+			t.Fatalf("members of %s = %v, want %v", g, members, want)
+		}
+	}
+	if len(groups) != 500 || opens != 1 {
+		t.Fatalf("%d groups listed with %d reads of the file, want 500 with 1", len(groups), opens)
+	}
+}
+
+// Line numbers of a JSON array's rows are counted once, in order, and stay
+// right far into the file.
+func TestJSONLineNumbersOfManyRows(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("[\n")
+	for i := range 3000 {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		switch i {
+		case 10, 1500, 2999:
+			b.WriteString(`"not an object"`)
+		default:
+			fmt.Fprintf(&b, "{\"id\": %d,\n \"name\": \"n%d\"}", i, i)
+		}
+	}
+	b.WriteString("\n]")
+	p := fromString(t, JSON, b.String(), Config{})
+	err := p.Users(context.Background(), func([]mapping.Record) error { return nil })
+	// Row i starts on line 2 + 2i less one per earlier one-line row.
+	for _, want := range []string{"line 22: not a JSON object", "line 3001: not a JSON object", "line 5998: not a JSON object"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to say %q", err, want)
+		}
+	}
 }
