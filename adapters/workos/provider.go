@@ -41,7 +41,8 @@ type Config struct {
 	// Order is the listing order, "asc" or "desc". Defaults to "desc"
 	// (WorkOS's default).
 	Order string
-	// MaxResponseBytes bounds one response body. Defaults to 64 MiB.
+	// MaxResponseBytes bounds one response body, those the WorkOS SDK
+	// reads included. Defaults to 64 MiB.
 	MaxResponseBytes int64
 	// Logger receives warnings. Defaults to a discarding logger.
 	Logger *slog.Logger
@@ -157,9 +158,63 @@ func NewProvider(cfg Config) (*Provider, error) {
 	return &Provider{
 		cfg:    cfg,
 		apiKey: func() string { return key },
-		http:   &http.Client{Transport: cfg.Transport},
+		http:   &http.Client{Transport: limitedTransport{base: cfg.Transport, max: cfg.MaxResponseBytes}},
 	}, nil
 }
+
+// limitedTransport bounds every response body the provider reads to max
+// bytes, those the WorkOS SDK decodes (Groups, Status) as well as get's.
+type limitedTransport struct {
+	base http.RoundTripper // nil: http.DefaultTransport
+	max  int64
+}
+
+// RoundTrip sends req through the base transport and bounds the body of
+// its response.
+func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	res, err := base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	res.Body = &limitedBody{rc: res.Body, left: t.max, max: t.max}
+	return res, nil
+}
+
+// limitedBody reads up to max bytes of rc and fails on a longer body.
+type limitedBody struct {
+	rc        io.ReadCloser
+	left, max int64
+}
+
+// Read reads from the body until max bytes, then fails if it has more.
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// A body of exactly max bytes ends here; a longer one fails.
+		var one [1]byte
+		for {
+			n, err := b.rc.Read(one[:])
+			if n > 0 {
+				return 0, fmt.Errorf("response exceeds %d bytes", b.max)
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// Close closes the body.
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // sdk returns a WorkOS SDK client for one call; it is not kept, so the key it
 // holds is not reachable from the Provider.

@@ -401,3 +401,20 @@ func TestConfig(t *testing.T) {
 		}
 	})
 }
+
+// Groups and Status decode their replies in the WorkOS SDK: the body bound
+// holds for them too.
+func TestResponseBoundHoldsForTheSDKsCalls(t *testing.T) {
+	t.Parallel()
+	f := setup(t, setupOpts{config: workos.Config{MaxResponseBytes: 2000}})
+	f.fake.SeedDirectory(f.dirID, "org_A", 40, 30)
+	err := f.prov.Groups(context.Background(), func([]dirsync.ProviderGroup) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "response exceeds 2000 bytes") {
+		t.Errorf("Groups with 30 groups a page and a 2,000-byte bound: %v", err)
+	}
+	small := setup(t, setupOpts{config: workos.Config{MaxResponseBytes: 2000, PageSize: 2}})
+	small.fake.SeedDirectory(small.dirID, "org_A", 4, 3)
+	if err := small.prov.Groups(context.Background(), func([]dirsync.ProviderGroup) error { return nil }); err != nil {
+		t.Errorf("Groups with pages of two groups under a 2,000-byte bound: %v", err)
+	}
+}
