@@ -68,7 +68,10 @@ func leaseExpiry(t testing.TB, st store.Store) {
 }
 
 func leaseRenew(t testing.TB, st store.Store) {
-	l := acquire(t, st, orgA, "h1", leaseTTL)
+	// A second, not leaseTTL: the renewal must come before the first ttl
+	// ends, which a loaded machine (a CI run of every package at once)
+	// did not always manage in 150 ms.
+	l := acquire(t, st, orgA, "h1", time.Second)
 	r, err := st.RenewLease(t.Context(), l, time.Minute)
 	if err != nil {
 		t.Fatalf("RenewLease: %v", err)
@@ -76,7 +79,7 @@ func leaseRenew(t testing.TB, st store.Store) {
 	if !r.ExpiresAt.After(l.ExpiresAt) {
 		t.Errorf("RenewLease expiry %v is not after %v", r.ExpiresAt, l.ExpiresAt)
 	}
-	time.Sleep(2 * leaseTTL)
+	time.Sleep(time.Until(l.ExpiresAt) + leaseTTL)
 	_, err = st.AcquireLease(t.Context(), orgA, "h2", time.Minute)
 	wantErr(t, "AcquireLease past the first ttl of a renewed lease", err, store.ErrLeaseHeld)
 	mustApply(t, st, store.ApplyRequest{OrgID: orgA, Lease: &r, Users: insertUsers(user(orgA, srcA, "u1"))})
