@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/directorysync/directorysync/dirsync"
 	"github.com/directorysync/directorysync/mapping"
 )
 
@@ -54,16 +53,7 @@ func BenchmarkGroupMembers(b *testing.B) {
 	}
 	ctx := context.Background()
 	for b.Loop() {
-		var groups []string
-		if err := p.Groups(ctx, func(page []dirsync.ProviderGroup) error {
-			for _, g := range page {
-				groups = append(groups, g.ExternalID)
-			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		for _, g := range groups {
+		for _, g := range groupIDs(b, p) {
 			if err := p.GroupMembers(ctx, g, func([]string) error { return nil }); err != nil {
 				b.Fatal(err)
 			}

@@ -31,6 +31,22 @@ func listAll(t *testing.T, p *Provider) []mapping.Record {
 	return out
 }
 
+// groupIDs lists p's groups, as a sync does before asking for each one's
+// members.
+func groupIDs(tb testing.TB, p *Provider) []string {
+	tb.Helper()
+	var ids []string
+	if err := p.Groups(context.Background(), func(page []dirsync.ProviderGroup) error {
+		for _, g := range page {
+			ids = append(ids, g.ExternalID)
+		}
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return ids
+}
+
 func fromString(t *testing.T, format Format, content string, cfg Config) *Provider {
 	t.Helper()
 	cfg.Format = format
@@ -308,15 +324,7 @@ func TestGroupMembersAnswerFromTheGroupsListing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	var groups []string
-	if err := p.Groups(ctx, func(page []dirsync.ProviderGroup) error {
-		for _, g := range page {
-			groups = append(groups, g.ExternalID)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	groups := groupIDs(t, p)
 	mu.Lock()
 	content = "id,groups\nu0,g1\n" // the file changes during the sync
 	mu.Unlock()
