@@ -271,6 +271,7 @@ func TestRepeatIsBoundedAndRefusesBadCounts(t *testing.T) {
 		`repeat("ab", 0) ?? "none"`: "",
 		`repeat(raw.n, 2)`:          "",
 		`repeat("x", raw.k)`:        "xxx",
+		`repeat("", 1e300) + "."`:   ".",
 	} {
 		m, err := Compile(Config{Department: src})
 		if err != nil {
@@ -285,10 +286,13 @@ func TestRepeatIsBoundedAndRefusesBadCounts(t *testing.T) {
 		}
 	}
 	for src, want := range map[string]string{
-		`repeat("x", -1)`:  "repeat: negative count -1",
-		`repeat("x", 1.5)`: "repeat: want a whole count, got 1.5",
-		`repeat("x", "3")`: "repeat: want a count, got string",
-		`repeat(3, 3)`:     "repeat: want a string, got number",
+		`repeat("x", -1)`:    "repeat: negative count -1",
+		`repeat("x", -1e10)`: "repeat: negative count -1e+10",
+		`repeat("x", 1e300)`: "evaluation budget exceeded",
+		`repeat("x", 0/0)`:   "repeat: want a whole count, got NaN",
+		`repeat("x", 1.5)`:   "repeat: want a whole count, got 1.5",
+		`repeat("x", "3")`:   "repeat: want a count, got string",
+		`repeat(3, 3)`:       "repeat: want a string, got number",
 	} {
 		m, err := Compile(Config{Department: src})
 		if err != nil {

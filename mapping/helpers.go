@@ -586,27 +586,28 @@ func repeat(args ...any) (any, error) {
 	if !ok || err != nil {
 		return nil, err
 	}
-	var n int
+	var count float64
 	switch x := args[1].(type) {
 	case int:
-		n = x
+		count = float64(x)
 	case int64:
-		n = int(max(min(x, math.MaxInt32), math.MinInt32))
+		count = float64(x)
 	case float64:
-		if x != math.Trunc(x) {
-			return nil, fmt.Errorf("repeat: want a whole count, got %v", x)
-		}
-		n = int(max(min(x, math.MaxInt32), math.MinInt32))
+		count = x
 	default:
 		return nil, fmt.Errorf("repeat: want a count, got %s", typeName(args[1]))
 	}
 	switch {
-	case n < 0:
-		return nil, fmt.Errorf("repeat: negative count %d", n)
-	case n > 0 && len(s) > MaxStringBytes/n:
+	case count != math.Trunc(count):
+		return nil, fmt.Errorf("repeat: want a whole count, got %v", args[1])
+	case count < 0:
+		return nil, fmt.Errorf("repeat: negative count %v", args[1])
+	case s == "" || count == 0:
+		return "", nil // before a count too large for an int meets strings.Repeat
+	case float64(len(s)) > MaxStringBytes/count:
 		return nil, errStringTooLong
 	}
-	return strings.Repeat(s, n), nil
+	return strings.Repeat(s, int(count)), nil
 }
 
 // toString formats a scalar; lists and maps are refused (their text form is
