@@ -198,7 +198,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		for {
 			n, err := b.rc.Read(one[:])
 			if n > 0 {
-				return 0, fmt.Errorf("response exceeds %d bytes", b.max)
+				return 0, &tooLongError{max: b.max}
 			}
 			if err != nil {
 				return 0, err
@@ -215,6 +215,11 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 
 // Close closes the body.
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// tooLongError is a response body longer than MaxResponseBytes.
+type tooLongError struct{ max int64 }
+
+func (e *tooLongError) Error() string { return fmt.Sprintf("response exceeds %d bytes", e.max) }
 
 // sdk returns a WorkOS SDK client for one call; it is not kept, so the key it
 // holds is not reachable from the Provider.
@@ -389,15 +394,19 @@ func (p *Provider) get(ctx context.Context, path string, q url.Values) ([]byte, 
 		return nil, err
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, p.cfg.MaxResponseBytes+1))
-	if err != nil {
+	// The transport bounds the body (limitedTransport); an error reply
+	// past the bound is still an HTTPError, with the message its first
+	// MaxResponseBytes hold.
+	body, err := io.ReadAll(res.Body)
+	var tooLong *tooLongError
+	if err != nil && !errors.As(err, &tooLong) {
 		return nil, fmt.Errorf("reading response: %w", err)
 	}
 	if res.StatusCode != http.StatusOK {
 		return nil, &HTTPError{Status: res.StatusCode, Message: errorMessage(body)}
 	}
-	if int64(len(body)) > p.cfg.MaxResponseBytes {
-		return nil, fmt.Errorf("response exceeds %d bytes", p.cfg.MaxResponseBytes)
+	if tooLong != nil {
+		return nil, tooLong
 	}
 	return body, nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -416,5 +419,29 @@ func TestResponseBoundHoldsForTheSDKsCalls(t *testing.T) {
 	small.fake.SeedDirectory(small.dirID, "org_A", 4, 3)
 	if err := small.prov.Groups(context.Background(), func([]dirsync.ProviderGroup) error { return nil }); err != nil {
 		t.Errorf("Groups with pages of two groups under a 2,000-byte bound: %v", err)
+	}
+}
+
+// An error reply longer than MaxResponseBytes is still an HTTPError with
+// its status (the poller tells a refused cursor by it); a 200 reply that
+// long fails on its size.
+func TestLongRepliesKeepTheirStatus(t *testing.T) {
+	t.Parallel()
+	long := `{"message": "` + strings.Repeat("x", 3000) + `"}`
+	for status, want := range map[int]string{http.StatusNotFound: "HTTP 404", http.StatusOK: "response exceeds 2000 bytes"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			io.WriteString(w, long)
+		}))
+		t.Cleanup(srv.Close)
+		p, err := workos.NewProvider(workos.Config{APIKey: "sk_test", DirectoryID: "directory_A", BaseURL: srv.URL, MaxResponseBytes: 2000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = listUserIDs(t, p)
+		var he *workos.HTTPError
+		if err == nil || !strings.Contains(err.Error(), want) || (status != http.StatusOK) != errors.As(err, &he) {
+			t.Errorf("status %d with a 3 KB body: %v, want an error saying %q (an HTTPError: %v)", status, err, want, status != http.StatusOK)
+		}
 	}
 }
