@@ -144,17 +144,21 @@ func (c *Config) validate() error {
 type Provider struct {
 	cfg Config
 
-	// members is the listing the last Groups call read, which GroupMembers
-	// answers from until membersTTL after it (reading and parsing the
-	// whole file once per group made a sync's membership phase quadratic:
-	// 2,000 groups of one person each took 7.4 s for a 30 KB file).
+	// members holds the group members of the listing the last Groups call
+	// read, which GroupMembers answers from until membersTTL after its
+	// last use (reading and parsing the whole file once per group made a
+	// sync's membership phase quadratic: 2,000 groups of one person each
+	// took 7.4 s for a 30 KB file). gen tells expire's function whether
+	// members was replaced since it was set.
 	mu      sync.Mutex
-	members *parsed
+	members map[string][]string
+	gen     int
 	expire  *time.Timer
 }
 
-// membersTTL is how long a Groups call's listing answers GroupMembers: a
-// sync lists a source's groups and then each group's members.
+// membersTTL is how long the members of a Groups call's listing answer
+// GroupMembers after their last use: a sync lists a source's groups and
+// then each group's members.
 const membersTTL = 10 * time.Minute
 
 var _ dirsync.Provider = (*Provider)(nil)
@@ -206,7 +210,7 @@ func (p *Provider) Groups(ctx context.Context, fn func([]dirsync.ProviderGroup) 
 	if err != nil {
 		return err
 	}
-	p.keepMembers(rows)
+	p.keepMembers(rows.members)
 	names := make([]string, 0, len(rows.members))
 	for name := range rows.members {
 		names = append(names, name)
@@ -225,22 +229,22 @@ func (p *Provider) Groups(ctx context.Context, fn func([]dirsync.ProviderGroup) 
 }
 
 // GroupMembers lists the IDs of the rows naming the group, in the listing
-// the last Groups call read (within membersTTL; otherwise in the file as it
-// is now): a group and its members come from one version of the file.
+// the last Groups call read (until membersTTL after the last GroupMembers
+// call; then in the file as it is now): a group and its members come from
+// one version of the file.
 func (p *Provider) GroupMembers(ctx context.Context, groupExternalID string, fn func([]string) error) error {
 	if p.cfg.GroupsField == "" {
 		return nil
 	}
-	p.mu.Lock()
-	rows := p.members
-	p.mu.Unlock()
-	if rows == nil {
-		var err error
-		if rows, err = p.read(ctx); err != nil {
+	members := p.keptMembers()
+	if members == nil {
+		rows, err := p.read(ctx)
+		if err != nil {
 			return err
 		}
+		members = rows.members
 	}
-	for page := range slices.Chunk(rows.members[groupExternalID], p.cfg.PageSize) {
+	for page := range slices.Chunk(members[groupExternalID], p.cfg.PageSize) {
 		if err := fn(page); err != nil {
 			return err
 		}
@@ -248,22 +252,36 @@ func (p *Provider) GroupMembers(ctx context.Context, groupExternalID string, fn 
 	return nil
 }
 
-// keepMembers makes rows the listing GroupMembers answers from for the
-// next membersTTL.
-func (p *Provider) keepMembers(rows *parsed) {
+// keepMembers makes members (of a listing's groups) what GroupMembers
+// answers from, until membersTTL after their last use. Only the members are
+// kept, not the listing's records.
+func (p *Provider) keepMembers(members map[string][]string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.members = rows
+	p.members = members
+	p.gen++
+	gen := p.gen
 	if p.expire != nil {
 		p.expire.Stop()
 	}
 	p.expire = time.AfterFunc(membersTTL, func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if p.members == rows {
+		if p.gen == gen {
 			p.members = nil
 		}
 	})
+}
+
+// keptMembers returns the members keepMembers kept, or nil, and restarts
+// their time.
+func (p *Provider) keptMembers() map[string][]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.members != nil {
+		p.expire.Reset(membersTTL)
+	}
+	return p.members
 }
 
 type parsed struct {
