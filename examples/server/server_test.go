@@ -254,6 +254,18 @@ func TestAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("CherokeeTextIsSearchedNotFatal", func(t *testing.T) {
+		// Folding Cherokee once recursed until the stack overflowed,
+		// which killed the whole server.
+		for _, q := range []string{"q=" + url.QueryEscape("Ꮺ"), "q=" + url.QueryEscape("ꮺꭹ"), "department=" + url.QueryEscape("ᏣᎳᎩ")} {
+			r := s.get("/v1/orgs/acme/users?" + q)
+			wantStatus(t, r, 200, "")
+			if len(data(r)) != 0 {
+				t.Errorf("%s matched %.2000s", q, r.raw)
+			}
+		}
+	})
+
 	t.Run("BadFiltersAndCursorsAre400", func(t *testing.T) {
 		for _, q := range []string{"limit=0", "limit=abc", "status=gone", "sort=age", "colour=red", "cursor=garbage", "q=" + strings.Repeat("x", 2000)} {
 			wantStatus(t, s.get("/v1/orgs/acme/users?"+q), 400, "bad_request")
