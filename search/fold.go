@@ -67,10 +67,7 @@ const maxFoldPasses = 4
 // to U+13A0..U+13EF, U+13F8..U+13FD to U+13F0..U+13F5). cases.Fold maps
 // each case to the other, which folding again undoes.
 func caseFold(c cases.Caser, s string) string {
-	s = c.String(s)
-	if !hasCherokee(s) {
-		return s
-	}
+	// strings.Map returns s itself when no rune changes.
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r >= 0xAB70 && r <= 0xABBF:
@@ -79,18 +76,7 @@ func caseFold(c cases.Caser, s string) string {
 			return r - 0x13F8 + 0x13F0
 		}
 		return r
-	}, s)
-}
-
-// hasCherokee reports whether s holds a Cherokee letter (U+13A0..U+13FF or
-// U+AB70..U+ABBF).
-func hasCherokee(s string) bool {
-	for _, r := range s {
-		if (r >= 0x13A0 && r <= 0x13FF) || (r >= 0xAB70 && r <= 0xABBF) {
-			return true
-		}
-	}
-	return false
+	}, c.String(s))
 }
 
 // clean drops combining marks, control and format characters, collapses
