@@ -219,6 +219,7 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 // tooLongError is a response body longer than MaxResponseBytes.
 type tooLongError struct{ max int64 }
 
+// Error says how many bytes the bound allowed.
 func (e *tooLongError) Error() string { return fmt.Sprintf("response exceeds %d bytes", e.max) }
 
 // sdk returns a WorkOS SDK client for one call; it is not kept, so the key it
